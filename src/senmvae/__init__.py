@@ -1,0 +1,7 @@
+"""senmvae: semi-supervised camera noise modelling with a hierarchical VAE (SeNM-VAE)."""
+
+from senmvae.domain import Domain
+from senmvae.model import ModelConfig, SeNMVAE, load_official, load_model, save_model
+
+__all__ = ["Domain", "ModelConfig", "SeNMVAE", "load_official", "load_model", "save_model"]
+__version__ = "0.1.0"

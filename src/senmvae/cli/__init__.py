@@ -1,0 +1,1 @@
+"""The ``senmvae`` command line."""
