@@ -1,0 +1,196 @@
+"""Reading and writing images as float32 RGB arrays in [0, 1].
+
+Every reader in the project goes through :func:`read_image`, which turns any failure into an
+:class:`ImageReadError` naming the file, and every writer through :func:`write_image`, which
+writes atomically (temporary file, fsync, rename) so an interrupted run never leaves a
+truncated image behind.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from senmvae.errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+class ImageReadError(UserError):
+    """An image file that cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    path: Path
+    width: int
+    height: int
+    bit_depth: int
+    mode: str  # what the file holds: "RGB", "RGBA", "L" (grayscale), "P" (palette), ...
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def _tiff_array(path: Path) -> np.ndarray:
+    import tifffile
+
+    return tifffile.imread(str(path))
+
+
+def _raw_array(path: Path) -> tuple[np.ndarray, str]:
+    """Decode ``path`` to an integer or float array (H, W) or (H, W, C) and its PIL-like mode."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        try:
+            arr = _tiff_array(path)
+        except Exception as err:  # tifffile raises many types on corrupt data
+            raise ImageReadError(f"{path}: cannot decode TIFF ({err}); re-export the image or remove it") from None
+        mode = "L" if arr.ndim == 2 else {3: "RGB", 4: "RGBA"}.get(arr.shape[-1], f"{arr.shape[-1]}-channel")
+        return arr, mode
+    if path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
+        return _read_png16(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im)
+                return arr.astype(np.uint16) if arr.max(initial=0) <= 65535 else arr, mode
+            elif mode == "CMYK":
+                im = im.convert("RGB")
+            return np.asarray(im), mode
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: file not found") from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied; make the file readable") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image PIL can read; remove it or convert it to PNG") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"{path}: corrupt or truncated image ({err}); re-download or remove it") from None
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(25)
+    except OSError:
+        return None  # reported by the regular reader
+    if len(header) < 25 or header[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return header[24]
+
+
+def _read_png16(path: Path) -> tuple[np.ndarray, str]:
+    """16-bit PNG at full precision (PIL reduces 16-bit colour PNGs to 8 bits)."""
+    import png
+
+    try:
+        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+        arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    except (png.Error, OSError, ValueError) as err:
+        raise ImageReadError(f"{path}: corrupt or truncated PNG ({err}); re-download or remove it") from None
+    planes = info["planes"]
+    arr = arr.reshape(height, width, planes)
+    mode = {1: "I;16", 2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[planes]
+    if planes == 2:
+        arr = arr[..., :1]
+    return (arr[..., 0] if planes == 1 else arr), mode
+
+
+def _to_float(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if arr.dtype == bool:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.floating):
+        return np.clip(arr.astype(np.float32), 0.0, 1.0)
+    info = np.iinfo(arr.dtype)
+    return arr.astype(np.float32) / float(info.max)
+
+
+def bit_depth_of(arr: np.ndarray) -> int:
+    return {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(bool): 1}.get(arr.dtype, 32)
+
+
+def read_image(path: str | Path, *, allow_gray: bool = True) -> np.ndarray:
+    """Read ``path`` as float32 (H, W, 3) RGB in [0, 1].
+
+    8- and 16-bit PNG, TIFF, JPEG and BMP are read at full precision. Grayscale is
+    replicated to three channels when ``allow_gray`` (else refused); palette images are
+    expanded; an alpha channel is dropped.
+    """
+    path = Path(path)
+    arr, mode = _raw_array(path)
+    arr = _to_float(arr)
+    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
+        if not allow_gray:
+            raise ImageReadError(f"{path}: grayscale image where colour (RGB) is needed; convert it to RGB")
+        arr = np.repeat(arr.reshape(arr.shape[0], arr.shape[1], 1), 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[-1] == 4:
+        arr = arr[..., :3]
+    elif arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ImageReadError(f"{path}: unsupported image layout {arr.shape} ({mode}); convert it to RGB")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def image_info(path: str | Path) -> ImageInfo:
+    """Size, bit depth and mode of an image, decoding it fully (so corrupt files are caught)."""
+    path = Path(path)
+    arr, mode = _raw_array(path)
+    return ImageInfo(path, int(arr.shape[1]), int(arr.shape[0]), bit_depth_of(arr), mode)
+
+
+def to_integer(image: np.ndarray, bits: int = 8) -> np.ndarray:
+    if bits not in (8, 16):
+        raise UserError(f"output bit depth must be 8 or 16, got {bits}")
+    scale, dtype = (255.0, np.uint8) if bits == 8 else (65535.0, np.uint16)
+    return np.round(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
+
+
+def write_image(path: str | Path, image: np.ndarray, bits: int = 8) -> Path:
+    """Write float (H, W, 3) in [0, 1] as an 8- or 16-bit PNG/TIFF, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = to_integer(image, bits)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            tifffile.imwrite(str(tmp), data)
+        elif suffix == ".png":
+            if bits == 16:
+                _write_png16(tmp, data)
+            else:
+                Image.fromarray(data).save(tmp, format="PNG")
+        else:
+            if bits != 8:
+                raise UserError(f"{path}: 16-bit output needs a .png or .tif name")
+            Image.fromarray(data).save(tmp, format=Image.registered_extensions().get(suffix, "PNG"), quality=95)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _write_png16(path: Path, data: np.ndarray) -> None:
+    """16-bit RGB PNG: PIL cannot write 16-bit colour PNGs, pypng can."""
+    import png
+
+    h, w, c = data.shape
+    writer = png.Writer(width=w, height=h, bitdepth=16, greyscale=False, alpha=False)
+    with open(path, "wb") as fh:
+        writer.write(fh, data.reshape(h, w * c))
