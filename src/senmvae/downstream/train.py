@@ -1,0 +1,87 @@
+"""Training the downstream DnCNN on crops from any source (real, synthesized or mixed)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from senmvae.downstream.crops import CropSource
+from senmvae.downstream.dncnn import DnCNN, DnCNNConfig
+
+
+@dataclass
+class TrainingHistory:
+    """Loss and learning rate at every logged step; ``steps`` and ``wall_s`` of the whole run."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    steps: int = 0
+    wall_s: float = 0.0
+    stopped_by_time: bool = False
+
+
+def lr_factor(config: DnCNNConfig, progress: float, step: int) -> float:
+    """Multiplier of ``config.lr`` at ``step``, ``progress`` in [0, 1] being the budget used."""
+    warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    if config.lr_schedule == "cosine":
+        floor = config.lr_min_ratio
+        decay = floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    elif config.lr_schedule == "step":
+        decay = 0.5 ** sum(progress >= mark for mark in (0.5, 0.75, 0.9))
+    else:
+        decay = 1.0
+    return warm * decay
+
+
+def train_denoiser(
+    config: DnCNNConfig,
+    crops: CropSource,
+    *,
+    log_every: int = 25,
+    progress: bool = True,
+) -> tuple[DnCNN, TrainingHistory]:
+    """Train a DnCNN with Adam on MSE for ``config.steps`` batches from ``crops``.
+
+    ``crops(batch_size, crop, generator)`` returns ``(noisy, clean)`` batches; its generator
+    is seeded from ``config.seed``, like the weights, so a run is reproducible. The learning
+    rate schedule runs over the step budget, or over ``time_budget_s`` when that runs out first.
+    """
+    torch.manual_seed(config.seed)
+    model = DnCNN(config)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas))
+    history = TrainingHistory()
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(range(config.steps), desc="denoiser", unit="step", disable=not progress, leave=False)
+    for step in bar:
+        elapsed = time.perf_counter() - start
+        if config.time_budget_s is not None and elapsed >= config.time_budget_s:
+            history.stopped_by_time = True
+            break
+        used = step / config.steps
+        if config.time_budget_s:
+            used = max(used, elapsed / config.time_budget_s)
+        lr = config.lr * lr_factor(config, used, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        noisy, clean = crops(config.batch_size, config.crop, generator)
+        loss = F.mse_loss(model(noisy), clean)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.steps = step + 1
+        if step % log_every == 0 or step == config.steps - 1:
+            history.step.append(step)
+            history.loss.append(loss.item())
+            history.lr.append(lr)
+            bar.set_postfix(loss=f"{history.loss[-1]:.2e}")
+    history.wall_s = time.perf_counter() - start
+    model.eval()
+    return model, history
