@@ -15,6 +15,7 @@ from senmvae.errors import UserError
 
 COMMAND_MODULES = [
     "senmvae.cli.import_official",
+    "senmvae.cli.data",
 ]
 
 
