@@ -130,7 +130,20 @@ def read_image(path: str | Path, *, allow_gray: bool = True) -> np.ndarray:
     """
     path = Path(path)
     arr, mode = _raw_array(path)
+    return _float_rgb(path, arr, mode, allow_gray)
+
+
+def read_image_with_info(path: str | Path, *, allow_gray: bool = True) -> tuple[np.ndarray, ImageInfo]:
+    """:func:`read_image` and :func:`image_info` from one decode of ``path``."""
+    path = Path(path)
+    arr, mode = _raw_array(path)
+    return _float_rgb(path, arr, mode, allow_gray), _info_of(path, arr, mode)
+
+
+def _float_rgb(path: Path, arr: np.ndarray, mode: str, allow_gray: bool) -> np.ndarray:
     arr = _to_float(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 2:  # grayscale + alpha
+        arr = arr[..., :1]
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
         if not allow_gray:
             raise ImageReadError(f"{path}: grayscale image where colour (RGB) is needed; convert it to RGB")
@@ -146,6 +159,10 @@ def image_info(path: str | Path) -> ImageInfo:
     """Size, bit depth and mode of an image, decoding it fully (so corrupt files are caught)."""
     path = Path(path)
     arr, mode = _raw_array(path)
+    return _info_of(path, arr, mode)
+
+
+def _info_of(path: Path, arr: np.ndarray, mode: str) -> ImageInfo:
     return ImageInfo(path, int(arr.shape[1]), int(arr.shape[0]), bit_depth_of(arr), mode)
 
 
