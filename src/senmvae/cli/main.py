@@ -16,6 +16,7 @@ from senmvae.errors import UserError
 COMMAND_MODULES = [
     "senmvae.cli.import_official",
     "senmvae.cli.data",
+    "senmvae.cli.train",
 ]
 
 
