@@ -1,0 +1,240 @@
+"""Typed training configuration and the named presets ``paper``, ``cpu`` and ``tiny``.
+
+A run's configuration is resolved in layers: a preset (default ``paper``), then a YAML file,
+then ``key=value`` overrides. Unknown keys anywhere are an error that names them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from senmvae.config import Config, ConfigError
+from senmvae.model.config import ModelConfig, model_preset
+from senmvae.model.discriminator import DiscriminatorConfig
+from senmvae.model.objective import ObjectiveConfig
+
+
+@dataclass
+class DataConfig(Config):
+    spec: str = "default"  # dataset folder, split manifest, YAML spec, or "default" (embedded set)
+    crop: int = 64
+    batch_size: int = 8  # global batch: split over processes when running distributed
+    frequencies: tuple[float, ...] = (1.0, 1.0, 1.0)  # how often paired / source / target samples are drawn
+    workers: int = 0  # DataLoader worker processes
+    # Split a paired collection as 'senmvae data split --paired N' does: N pairs paired, the other
+    # scenes divided into source, target and validation. None: use the spec's domains as they are.
+    paired: int | None = None
+    validation_fraction: float = 0.1  # share of the scenes the split holds out for validation
+
+    def __post_init__(self) -> None:
+        if self.crop < 1 or self.batch_size < 1 or self.workers < 0:
+            raise ConfigError("data.crop and data.batch_size must be positive and data.workers >= 0")
+        if self.paired is not None and self.paired < 1:
+            raise ConfigError(f"data.paired must be >= 1 or null, got {self.paired}")
+        if len(self.frequencies) != 3 or any(f < 0 for f in self.frequencies) or not any(self.frequencies):
+            raise ConfigError(
+                f"data.frequencies must be three non-negative weights (paired, source, target), got {self.frequencies}"
+            )
+
+
+@dataclass
+class OptimConfig(Config):
+    """Adam for the VAE + level predictor and Adam for the discriminator, with the update guards."""
+
+    lr: float = 1e-4
+    betas: tuple[float, ...] = (0.9, 0.999)
+    discriminator_lr: float = 1e-4
+    discriminator_betas: tuple[float, ...] = (0.9, 0.999)
+    grad_clip: float = 200.0  # max norm of the VAE gradient
+    skip_grad_norm: float | None = 150.0  # skip the VAE update when its gradient norm reaches this
+    ema_decay: float | None = None  # exponential moving average of the weights; None: off
+    micro_batches: int = 1  # split each (per-process) batch into this many sequential chunks
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+
+    def __post_init__(self) -> None:
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"optim.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+        if self.micro_batches < 1:
+            raise ConfigError(f"optim.micro_batches must be >= 1, got {self.micro_batches}")
+        if self.grad_clip <= 0:
+            raise ConfigError(f"optim.grad_clip must be positive, got {self.grad_clip}")
+
+
+@dataclass
+class ScheduleConfig(Config):
+    """Length of the run and the step learning-rate schedule (both optimizers)."""
+
+    steps: int = 300_000
+    milestones: tuple[int, ...] = (150_000, 225_000, 270_000, 285_000)
+    gamma: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"schedule.steps must be >= 1, got {self.steps}")
+        if list(self.milestones) != sorted(self.milestones):
+            raise ConfigError(f"schedule.milestones must be increasing, got {self.milestones}")
+
+
+@dataclass
+class CheckpointConfig(Config):
+    every: int = 5_000
+    keep_last: int = 3
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.keep_last < 1:
+            raise ConfigError("checkpoint.every and checkpoint.keep_last must be >= 1")
+
+
+# Validation metrics that can pick the best checkpoint, with whether lower is better.
+BEST_METRICS = {"noise_kl": True, "psnr_recon": False}
+
+
+@dataclass
+class ValidationConfig(Config):
+    every: int = 5_000  # 0: never
+    pairs: int = 8  # held-out pairs used (the first ones of the dataset's validation list)
+    crop: int = 256  # centre crop of each pair (rounded down to what the model accepts)
+    best_metric: str = "noise_kl"
+
+    def __post_init__(self) -> None:
+        if self.best_metric not in BEST_METRICS:
+            raise ConfigError(
+                f"validation.best_metric must be one of {', '.join(BEST_METRICS)}, got {self.best_metric!r}"
+            )
+        if self.every < 0 or self.pairs < 0 or self.crop < 1:
+            raise ConfigError("validation.every and validation.pairs must be >= 0 and validation.crop >= 1")
+
+
+@dataclass
+class LoggingConfig(Config):
+    every: int = 100  # metrics line (means over the interval) every this many steps
+    tensorboard: bool = True  # event files under RUN/tb when tensorboard is installed
+    progress: bool = True  # progress bar on the terminal
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ConfigError(f"logging.every must be >= 1, got {self.every}")
+
+
+PERCEPTUAL_KINDS = ("effnet", "lpips", "none")
+
+
+@dataclass
+class PerceptualConfig(Config):
+    """Perceptual distance on the noisy reconstruction (weight: ``objective.perceptual_weight``)."""
+
+    kind: str = "effnet"  # "effnet" (EfficientNet-Lite0 features), "lpips" (your weight files) or "none"
+    lpips_backbone: str | None = None  # AlexNet ImageNet weights, for kind "lpips"
+    lpips_linear: str | None = None  # LPIPS linear-layer weights, for kind "lpips"
+
+    def __post_init__(self) -> None:
+        if self.kind not in PERCEPTUAL_KINDS:
+            raise ConfigError(f"perceptual.kind must be one of {', '.join(PERCEPTUAL_KINDS)}, got {self.kind!r}")
+
+
+@dataclass
+class TrainConfig(Config):
+    """Everything a training run needs; the defaults are the official recipe (paper-notes.md)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    seed: int = 0
+    device: str = "auto"  # "auto" (cuda when available), "cpu", "cuda" or "cuda:N"
+    deterministic: bool = False  # torch.use_deterministic_algorithms: bit-exact resume, slower on GPU
+
+    def __post_init__(self) -> None:
+        multiple = self.model.size_multiple
+        if self.data.crop % multiple:
+            raise ConfigError(f"data.crop must be a multiple of {multiple} for this model, got {self.data.crop}")
+        if self.data.batch_size % self.optim.micro_batches:
+            raise ConfigError(
+                f"data.batch_size ({self.data.batch_size}) must be divisible by optim.micro_batches "
+                f"({self.optim.micro_batches})"
+            )
+        if self.model.level_predictor is None and self.data.frequencies[2]:
+            raise ConfigError(
+                "noisy-only (target) samples need the noise-level predictor: set model.level_predictor "
+                "or data.frequencies to [p, s, 0]"
+            )
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(),
+    # A short run sized for a 2-core CPU (schedule and annealing scaled to 3000 steps).
+    "cpu": TrainConfig(
+        model=model_preset("cpu"),
+        discriminator=DiscriminatorConfig(base_channels=32),
+        objective=ObjectiveConfig(kl_anneal_steps=300),
+        schedule=ScheduleConfig(steps=3_000, milestones=(1_500, 2_250, 2_700, 2_850)),
+        checkpoint=CheckpointConfig(every=250, keep_last=3),
+        validation=ValidationConfig(every=250, pairs=4, crop=128),
+        logging=LoggingConfig(every=10),
+        device="cpu",
+    ),
+    # For tests: seconds per hundred steps.
+    "tiny": TrainConfig(
+        model=model_preset("tiny"),
+        discriminator=DiscriminatorConfig(base_channels=8, layers=2),
+        perceptual=PerceptualConfig(kind="none"),
+        objective=ObjectiveConfig(kl_anneal_steps=10),
+        data=DataConfig(crop=16, batch_size=4),
+        schedule=ScheduleConfig(steps=20, milestones=(10, 15)),
+        checkpoint=CheckpointConfig(every=5, keep_last=2),
+        validation=ValidationConfig(every=10, pairs=2, crop=32),
+        logging=LoggingConfig(every=1, tensorboard=False, progress=False),
+        device="cpu",
+        deterministic=True,
+    ),
+}
+
+
+def train_preset(name: str) -> TrainConfig:
+    try:
+        return copy.deepcopy(TRAIN_PRESETS[name])
+    except KeyError:
+        raise ConfigError(f"unknown training preset {name!r}; choose one of {', '.join(TRAIN_PRESETS)}") from None
+
+
+def resolve_config(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    settings: dict | None = None,
+) -> TrainConfig:
+    """The preset (default ``paper``), the YAML file on top, then ``settings`` (a nested
+    partial dict, e.g. from command-line flags), then ``key=value`` overrides."""
+    cfg = train_preset(preset or "paper")
+    if config_file is not None:
+        patch = _read_yaml_mapping(config_file)
+        try:
+            cfg = cfg.merged(patch)
+        except ConfigError as err:
+            raise ConfigError(f"{config_file}: {err}") from None
+    if settings:
+        cfg = cfg.merged(settings)
+    return cfg.with_overrides(list(overrides or []))
+
+
+def _read_yaml_mapping(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data

@@ -1,0 +1,227 @@
+"""A training run in a folder: start it, resume it, and the loop that logs, validates and checkpoints.
+
+Run folder::
+
+    config.yaml                      resolved configuration
+    metrics.jsonl                    one JSON object per line: kind "train" (means over
+                                     logging.every steps) or "validation"
+    tb/                              TensorBoard event files (when tensorboard is installed)
+    checkpoints/step_XXXXXXX.pt      the last checkpoint.keep_last checkpoints
+    checkpoints/best.pt              the checkpoint with the best validation.best_metric
+    validation/step_XXXXXXX.png      validation grids
+    model.safetensors                the weights to generate with (EMA when on), updated at
+                                     every checkpoint and at the end
+
+Under ``torchrun`` every process runs :func:`start_run` / :func:`resume_run`; only rank 0
+writes to the folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from senmvae.data import MixedDomainDataset, SemiSupervisedSet, StepBatchSampler, build_split, load_spec, validate
+from senmvae.data.io import write_image
+from senmvae.errors import UserError
+from senmvae.model.io import save_model
+from senmvae.train.checkpoint import BEST_NAME, checkpoint_dir, latest_checkpoint, prune_checkpoints, save_checkpoint, step_path
+from senmvae.train.config import BEST_METRICS, TrainConfig
+from senmvae.train.distributed import Process, end_process, resolve_device, start_process
+from senmvae.train.metrics import MetricsLog
+from senmvae.train.trainer import Trainer, mean_statistics
+from senmvae.train.validation import ValidationSet, evaluate, load_validation_set
+
+CONFIG_NAME = "config.yaml"
+MODEL_NAME = "model.safetensors"
+PROGRESS_KEYS = ("loss", "rec_noisy", "kl_zn", "discriminator_loss")
+
+
+def _write_config(cfg: TrainConfig, run_dir: Path) -> None:
+    tmp = run_dir / f".{CONFIG_NAME}.tmp"
+    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    os.replace(tmp, run_dir / CONFIG_NAME)
+
+
+def _process_for(cfg: TrainConfig) -> tuple[Process, torch.device]:
+    device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+    return start_process(device), device
+
+
+def start_run(cfg: TrainConfig, run_dir: str | Path) -> Trainer:
+    """Train a new run into ``run_dir`` (absent or empty)."""
+    run_dir = Path(run_dir)
+    process, device = _process_for(cfg)
+    try:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"{run_dir} already holds files; continue that run with --resume {run_dir} or pick another --out")
+        process.barrier()  # every process checked before the main one writes
+        if process.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            _write_config(cfg, run_dir)
+        return _train(cfg, run_dir, None, process, device)
+    finally:
+        end_process(process)
+
+
+def resume_run(run_dir: str | Path, overrides: list[str] | None = None) -> Trainer:
+    """Continue the run in ``run_dir`` from its newest readable checkpoint (or from the start
+    when it was stopped before the first one), with ``key=value`` overrides such as a longer
+    ``schedule.steps``."""
+    run_dir = Path(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None:
+        cfg = TrainConfig.from_dict(checkpoint["config"])
+    elif (run_dir / CONFIG_NAME).is_file():
+        cfg = TrainConfig.from_yaml(run_dir / CONFIG_NAME)
+    else:
+        raise UserError(f"{run_dir} holds no run to resume (no {CONFIG_NAME}, no checkpoints); start one with --out")
+    cfg = cfg.with_overrides(list(overrides or []))
+    process, device = _process_for(cfg)
+    try:
+        if process.is_main and overrides:
+            _write_config(cfg, run_dir)
+        return _train(cfg, run_dir, checkpoint, process, device)
+    finally:
+        end_process(process)
+
+
+def load_training_set(cfg: TrainConfig, progress: bool = True) -> SemiSupervisedSet:
+    """The dataset of ``data.spec``, split when ``data.paired`` is set, checked for bad files."""
+    dataset = load_spec(cfg.data.spec)
+    if cfg.data.paired is not None:
+        dataset = build_split(dataset, cfg.data.paired, seed=cfg.seed, validation=cfg.data.validation_fraction).dataset
+    return validate(dataset, cfg.data.crop, progress=progress).dataset
+
+
+def build_perceptual(cfg: TrainConfig) -> torch.nn.Module | None:
+    if cfg.perceptual.kind == "none" or not cfg.objective.perceptual_weight:
+        return None
+    from senmvae.features.perceptual import build_perceptual_loss
+
+    return build_perceptual_loss(
+        cfg.perceptual.kind,
+        lpips_backbone_path=cfg.perceptual.lpips_backbone,
+        lpips_linear_path=cfg.perceptual.lpips_linear,
+    )
+
+
+def _configure_determinism(cfg: TrainConfig, device: torch.device) -> None:
+    if cfg.deterministic and device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(cfg.deterministic)
+    torch.backends.cudnn.benchmark = not cfg.deterministic
+
+
+def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Process, device: torch.device) -> Trainer:
+    _configure_determinism(cfg, device)
+    main = process.is_main
+    show = main and cfg.logging.progress
+    dataset = load_training_set(cfg, progress=show)
+    if cfg.data.batch_size % (process.world_size * cfg.optim.micro_batches):
+        raise UserError(
+            f"data.batch_size {cfg.data.batch_size} must be divisible by processes x optim.micro_batches "
+            f"({process.world_size} x {cfg.optim.micro_batches})"
+        )
+    trainer = Trainer(cfg, device, build_perceptual(cfg), process.rank, process.world_size)
+    if checkpoint is not None:
+        trainer.load_state_dict(checkpoint["trainer"])
+    loader = DataLoader(
+        MixedDomainDataset(dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed),
+        batch_sampler=StepBatchSampler(cfg.data.batch_size, process.rank, process.world_size, trainer.step),
+        num_workers=cfg.data.workers,
+        pin_memory=device.type == "cuda",
+    )
+    total = cfg.schedule.steps
+    if not main:
+        for batch in itertools.islice(loader, total - trainer.step):
+            trainer.training_step(batch)
+        return trainer
+
+    validation = None
+    if cfg.validation.every and cfg.validation.pairs:
+        validation = load_validation_set(dataset.validation, cfg.validation.pairs, cfg.validation.crop, cfg.model.size_multiple)
+        if validation is None:
+            tqdm.write(f"{dataset.origin or 'the dataset'} has no validation pairs: validation is off (set data.paired to split one off)")
+    if show and trainer.step == 0:
+        tqdm.write(
+            f"{dataset.describe()}\nSeNM-VAE {trainer.model.num_parameters() / 1e6:.2f} M parameters "
+            f"(+ {trainer.model.num_parameters('level_predictor') / 1e6:.2f} M level predictor) on {device}"
+            + (f", {process.world_size} processes" if process.world_size > 1 else "")
+        )
+    log = MetricsLog(run_dir, trainer.step, cfg.logging.tensorboard)
+    if trainer.step == total:  # finished already; the export may predate a kill after the last checkpoint
+        _export(trainer, run_dir)
+    bar = tqdm(total=total, initial=trainer.step, disable=not show, unit="step", dynamic_ncols=True)
+    window: list[dict[str, float]] = []
+    tick = time.perf_counter()
+    try:
+        for batch in itertools.islice(loader, total - trainer.step):
+            window.append(trainer.training_step(batch))
+            step = trainer.step
+            bar.update(1)
+            if step % cfg.logging.every == 0 or step == total:
+                now = time.perf_counter()
+                values = mean_statistics(window)
+                values.update({f"total_skipped_{k}": v for k, v in trainer.skipped.items()})
+                values["seconds_per_step"] = (now - tick) / len(window)
+                log.write(step, "train", values)
+                bar.set_postfix({k: f"{values[k]:.4g}" for k in PROGRESS_KEYS if k in values}, refresh=False)
+                window, tick = [], now
+            if validation is not None and (step % cfg.validation.every == 0 or step == total):
+                _validate(trainer, validation, run_dir, log)
+            if step % cfg.checkpoint.every == 0 or step == total:
+                _checkpoint(trainer, run_dir)
+    finally:
+        bar.close()
+        log.close()
+    return trainer
+
+
+def _payload(trainer: Trainer) -> dict:
+    cfg = trainer.cfg
+    return {
+        "step": trainer.step,
+        "config": cfg.to_dict(),
+        "trainer": trainer.state_dict(),
+        "sampler": {"seed": cfg.seed, "next_step": trainer.step, "batch_size": cfg.data.batch_size},
+    }
+
+
+def _export(trainer: Trainer, run_dir: Path) -> None:
+    save_model(
+        trainer.export_model,
+        run_dir / MODEL_NAME,
+        extra_metadata={"step": str(trainer.step), "weights": "ema" if trainer.ema is not None else "model"},
+    )
+
+
+def _checkpoint(trainer: Trainer, run_dir: Path) -> None:
+    save_checkpoint(_payload(trainer), step_path(run_dir, trainer.step))
+    prune_checkpoints(run_dir, trainer.cfg.checkpoint.keep_last)
+    _export(trainer, run_dir)
+
+
+def _validate(trainer: Trainer, data: ValidationSet, run_dir: Path, log: MetricsLog) -> None:
+    cfg = trainer.cfg
+    metrics, grid = evaluate(trainer.export_model, data, cfg.objective.p_clean, seed=cfg.seed)
+    step = trainer.step
+    write_image(run_dir / "validation" / f"step_{step:07d}.png", grid)
+    log.write(step, "validation", metrics)
+    log.image("validation/grid", step, grid)
+    name = cfg.validation.best_metric
+    value = metrics[name]
+    best = trainer.best
+    lower_is_better = BEST_METRICS[name]
+    better = best is None or best["metric"] != name or (value < best["value"] if lower_is_better else value > best["value"])
+    if math.isfinite(value) and better:
+        trainer.best = {"metric": name, "value": value, "step": step}
+        save_checkpoint(_payload(trainer), checkpoint_dir(run_dir) / BEST_NAME)
