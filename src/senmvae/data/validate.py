@@ -79,7 +79,8 @@ class Report:
             )
         labels = {Action.REFUSE: "REFUSED", Action.SKIP: "SKIPPED", Action.NOTE: "NOTE"}
         if self.problems:
-            counts = ", ".join(f"{len(self.by_action(a))} {labels[a].lower()}" for a in Action)
+            refused, skipped, notes = (len(self.by_action(a)) for a in Action)
+            counts = f"{refused} refused, {skipped} skipped, {notes} note{'' if notes == 1 else 's'}"
             lines.append(f"problems ({counts}):")
             for action in Action:
                 lines += [f"  {labels[action]:<8} {p}" for p in self.by_action(action)]
@@ -135,7 +136,7 @@ class _Inspector:
             self._add(
                 ref,
                 f"is {info.width}x{info.height}, smaller than the {self.crop}x{self.crop} crop; left out. "
-                "Use a smaller --crop or remove it",
+                "Use a smaller crop (or patch) size, or remove it",
                 Action.SKIP,
             )
             return None, None
