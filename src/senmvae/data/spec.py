@@ -20,7 +20,7 @@ pairs; under ``target`` its target images, or else the noisy side of its pairs; 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +170,7 @@ def _load_yaml(path: Path) -> SemiSupervisedSet:
     return result
 
 
-def _unique_label(name: str, taken: object) -> str:
+def _unique_label(name: str, taken: Iterable[str]) -> str:
     taken = set(taken)
     label, k = name, 2
     while label in taken:
