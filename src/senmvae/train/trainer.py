@@ -192,6 +192,8 @@ class Trainer:
         self.model.train()
         if self.discriminator is not None:
             self.discriminator.train().requires_grad_(False)
+            # Batch-norm statistics move in every pass; a skipped step must not keep them.
+            buffers = [b.clone() for b in self.discriminator.buffers()]
         self.optimizer.zero_grad(set_to_none=True)
         for k, chunk in enumerate(chunks):
             self._generator.manual_seed(shard_seed(self.cfg.seed, self.step, self.rank * n + k))
@@ -219,6 +221,9 @@ class Trainer:
         if self.discriminator is not None:
             lr_d = self.discriminator_scheduler.get_last_lr()[0]
             stats.update(self._discriminator_step(fakes, chunks))
+            if nonfinite or stats.get("skipped_discriminator"):
+                for saved, current in zip(buffers, self.discriminator.buffers()):
+                    current.copy_(saved)
             self.discriminator_scheduler.step()
         self.scheduler.step()
         self.step += 1
@@ -257,7 +262,8 @@ class Trainer:
             if weight:
                 losses.append(float(loss.detach()))
                 finite &= math.isfinite(losses[-1])
-        if not losses and self.world_size == 1:
+        if not self._any_process(bool(losses)):  # no noisy image in the whole batch
+            self.discriminator_optimizer.zero_grad(set_to_none=True)
             return {}
         grad_norm = float(nn.utils.clip_grad_norm_(self.discriminator.parameters(), math.inf))
         skipped = self._any_process(not finite) or not math.isfinite(grad_norm)
