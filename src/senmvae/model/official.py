@@ -149,5 +149,8 @@ def load_official(path: str | Path) -> SeNMVAE:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or unsafe files
-        raise UserError(f"{path} could not be read as a PyTorch checkpoint ({type(err).__name__}: {err})") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "weights_only" in reason or "Unpickl" in type(err).__name__:
+            reason = "not a checkpoint of plain tensors (other pickled objects are refused for safety)"
+        raise UserError(f"{path} could not be read as a PyTorch checkpoint: {reason}") from None
     return convert_official_state(_unwrap(obj, path), path)
