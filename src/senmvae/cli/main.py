@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "senmvae.cli.import_official",
     "senmvae.cli.data",
     "senmvae.cli.train",
+    "senmvae.cli.synthesize",
 ]
 
 
