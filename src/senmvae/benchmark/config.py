@@ -1,0 +1,52 @@
+"""Settings of ``senmvae benchmark``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from senmvae.config import Config, ConfigError
+from senmvae.downstream import DnCNNConfig
+
+
+@dataclass
+class BudgetShares(Config):
+    """Fractions of the wall-clock budget given to each stage (the rest: synthesis and metrics)."""
+
+    senmvae: float = 0.40
+    senmvae_paired_only: float = 0.15
+    denoisers: float = 0.35  # split evenly between the DnCNNs (one per noise model)
+
+    def __post_init__(self) -> None:
+        if min(self.senmvae, self.senmvae_paired_only, self.denoisers) < 0 or (
+            self.senmvae + self.senmvae_paired_only + self.denoisers > 1.0
+        ):
+            raise ConfigError("budget shares must be non-negative and add up to at most 1")
+
+
+@dataclass
+class BenchmarkConfig(Config):
+    train: str = "default"  # SPEC of the training data (a paired collection is split)
+    eval: str | None = None  # SPEC of the evaluation pairs; None: held-out scenes of --train
+    paired: int = 10  # pairs kept paired when splitting a paired collection
+    budget_minutes: float = 30.0
+    seed: int = 0
+    preset: str = "cpu"  # training preset of both SeNM-VAE runs
+    train_overrides: tuple[str, ...] = ()  # extra KEY=VALUE settings of both SeNM-VAE runs
+    validation_fraction: float = 0.25  # share of scenes held out for evaluation when --eval is omitted
+    max_eval_pairs: int = 24
+    eval_crop: int = 256  # centre crop of every evaluation pair (0: whole images)
+    temperature: float = 1.0
+    paired_fraction: float = 0.5  # share of real paired crops in each denoiser batch
+    shares: BudgetShares = field(default_factory=BudgetShares)
+    denoiser: DnCNNConfig = field(default_factory=DnCNNConfig)
+    report_crops: int = 4
+    report_crop_size: int = 96
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.budget_minutes <= 0:
+            raise ConfigError(f"--budget must be positive minutes, got {self.budget_minutes}")
+        if self.paired < 1:
+            raise ConfigError(f"--paired must be at least 1, got {self.paired}")
+        if self.max_eval_pairs < 1:
+            raise ConfigError(f"max_eval_pairs must be at least 1, got {self.max_eval_pairs}")
