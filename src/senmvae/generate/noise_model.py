@@ -1,0 +1,332 @@
+"""A trained SeNM-VAE as a noise source: clean images in, realistic noisy images out.
+
+:class:`NoiseModel` wraps a :class:`~senmvae.model.SeNMVAE` with the choices generation
+needs: how each image's noise level is chosen (a :class:`LevelPolicy`), the temperature,
+optional mean correction, and tiling for images of any size. Every image draws its level and
+its latent noise from its own generator, so with per-image generators (see
+:func:`~senmvae.generate.seeding.stream_generator`) an output depends only on that
+generator, never on batch composition or tiling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from senmvae.data.io import read_image
+from senmvae.errors import UserError
+from senmvae.generate.base import NoiseSource
+from senmvae.generate.folders import images_in_folder
+from senmvae.generate.latents import LatentField, field_supply, generation_pass
+from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_policy, level_of_sequence, measure_level
+from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_starts, tile_weights
+from senmvae.model.distributions import Generator
+from senmvae.model.io import load_model
+from senmvae.model.network import SeNMVAE
+
+ImageLike = torch.Tensor | np.ndarray | Image.Image
+LevelLike = LevelPolicy | str | float | Sequence[float] | torch.Tensor
+
+MODEL_FILE = "model.safetensors"
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The weight file of a training run folder (``RUN/model.safetensors``), or ``path`` itself."""
+    path = Path(path)
+    if path.is_dir():
+        file = path / MODEL_FILE
+        if not file.is_file():
+            raise UserError(
+                f"{path} is a folder without {MODEL_FILE}; pass a finished training run folder "
+                f"(training writes RUN/{MODEL_FILE} at its end) or a model file (.safetensors or official .pth)"
+            )
+        return file
+    if not path.exists():
+        raise UserError(f"model {path} does not exist; pass a training run folder or a model file")
+    return path
+
+
+class _Batch:
+    """A (B, C, H, W) float tensor made from whatever the caller gave, and the way back."""
+
+    def __init__(self, image: ImageLike):
+        self.kind = type(image)
+        if isinstance(image, Image.Image):
+            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+            self.tensor = torch.from_numpy(array).permute(2, 0, 1)[None]
+            self.single = True
+        elif isinstance(image, np.ndarray):
+            if image.ndim not in (3, 4) or image.shape[-1] != 3:
+                raise UserError(f"numpy images must be (H, W, 3) or (B, H, W, 3) RGB, got shape {image.shape}")
+            if image.dtype == np.uint8:
+                array = image.astype(np.float32) / 255.0
+            elif image.dtype == np.uint16:
+                array = image.astype(np.float32) / 65535.0
+            else:
+                array = image.astype(np.float32)
+            self.single = image.ndim == 3
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
+            self.tensor = (tensor[None] if self.single else tensor).permute(0, 3, 1, 2)
+        elif isinstance(image, torch.Tensor):
+            if image.dim() not in (3, 4):
+                raise UserError(f"tensor images must be (C, H, W) or (B, C, H, W), got shape {tuple(image.shape)}")
+            self.single = image.dim() == 3
+            self.device = image.device
+            self.tensor = (image[None] if self.single else image).float()
+        else:
+            raise UserError(f"cannot make noise for a {type(image).__name__}; pass a torch tensor, numpy array or PIL image")
+
+    def restore(self, noisy: torch.Tensor) -> ImageLike:
+        if issubclass(self.kind, torch.Tensor):
+            noisy = noisy.to(self.device)
+            return noisy[0] if self.single else noisy
+        array = noisy.permute(0, 2, 3, 1).cpu().numpy()
+        if issubclass(self.kind, Image.Image):
+            return Image.fromarray(np.round(np.clip(array[0], 0.0, 1.0) * 255.0).astype(np.uint8))
+        return array[0] if self.single else array
+
+
+def _row_generators(generator: Generator, rows: int) -> list[torch.Generator | None]:
+    if generator is None or isinstance(generator, torch.Generator):
+        return [generator] * rows
+    generators = list(generator)
+    if len(generators) != rows:
+        raise ValueError(f"got {len(generators)} generators for a batch of {rows}")
+    return generators
+
+
+def _key(generator: torch.Generator | None) -> int:
+    device = generator.device if generator is not None else "cpu"
+    return int(torch.randint(0, 2**62, (), generator=generator, device=device))
+
+
+class NoiseModel(NoiseSource):
+    """SeNM-VAE generation: ``sample(clean)`` draws y ~ p(y | x) for each image.
+
+    ``level``: how each image's noise level is chosen when ``sample`` is not given one: a
+    :class:`LevelPolicy`, a number, or a :func:`~senmvae.generate.levels.parse_level` string
+    ("0.03", "0.01:0.05", "0.01,0.02", "sidd"). ``temperature`` scales the std of every
+    latent (1: the model's distribution; 0: every latent at its mean). ``mean_correction``
+    gives each output channel the mean of the clean image's channel. Images larger than
+    ``tile_size`` (after padding to the model's size multiple) are processed in tiles
+    overlapping by ``tile_overlap`` pixels, so memory stays bounded by the tile size.
+    ``channels_last`` (default: on CUDA only, where it speeds up convolutions) stores
+    activations channels-last.
+
+    Every random draw depends only on the generators, so outputs are reproducible; the
+    arithmetic of fast convolution kernels (oneDNN on CPU, cuDNN) still varies with batch
+    size and thread count in the last float bits (about 1e-6). ``exact`` removes that: each
+    image runs alone through deterministic kernels (on CPU about 3x slower), so results are
+    bit-identical whatever the batch size, thread or process count.
+    """
+
+    name = "senmvae"
+
+    def __init__(
+        self,
+        network: SeNMVAE,
+        level: LevelPolicy | str | float = "sidd",
+        temperature: float = 1.0,
+        mean_correction: bool = False,
+        tile_size: int = 512,
+        tile_overlap: int = 64,
+        device: str | torch.device | None = None,
+        channels_last: bool | None = None,
+        exact: bool = False,
+    ):
+        self.device = torch.device(device) if device is not None else next(network.parameters()).device
+        self.network = network.to(self.device).eval()
+        check_tiling(tile_size, tile_overlap, network.config.size_multiple)
+        self.level = as_policy(level)
+        self.temperature = float(temperature)
+        self.mean_correction = bool(mean_correction)
+        self.tile_size = int(tile_size)
+        self.tile_overlap = int(tile_overlap)
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        if self.channels_last:
+            self.network.to(memory_format=torch.channels_last)
+        self.exact = bool(exact)
+        self.source: str | None = None
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu", **options) -> NoiseModel:
+        """Load a training run folder, a ``.safetensors`` model file, or an official ``.pth`` checkpoint.
+
+        ``options`` are those of the constructor (``level``, ``temperature``, ``tile_size``...).
+        """
+        file = resolve_model_path(path)
+        model = cls(load_model(file, "cpu"), device=device, **options)
+        model.source = str(file)
+        return model
+
+    @property
+    def has_level_predictor(self) -> bool:
+        return self.network.level_predictor is not None
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        clean: ImageLike,
+        level: LevelLike | None = None,
+        temperature: float | None = None,
+        generator: Generator = None,
+        mean_correction: bool | None = None,
+    ) -> ImageLike:
+        """Noisy versions of ``clean``, in the same form (tensor, numpy array or PIL image).
+
+        ``clean``: (B, 3, H, W) or (3, H, W) tensor, (H, W, 3) or (B, H, W, 3) numpy array
+        (float in [0, 1], or uint8/uint16), or a PIL image. ``level``: one std, one per
+        image, or a policy (None: the model's ``level``). ``generator``: one generator for
+        the batch, or one per image (then each output depends on its generator alone).
+        Tensors and arrays come back unclipped; PIL images as 8-bit RGB.
+        """
+        return self.sample_with_levels(clean, level, temperature, generator, mean_correction)[0]
+
+    def sample_with_levels(
+        self,
+        clean: ImageLike,
+        level: LevelLike | None = None,
+        temperature: float | None = None,
+        generator: Generator = None,
+        mean_correction: bool | None = None,
+    ) -> tuple[ImageLike, list[float]]:
+        """:meth:`sample`, and the noise level each image was generated at."""
+        batch = _Batch(clean)
+        keys, levels = self._draws(_row_generators(generator, batch.tensor.shape[0]), level)
+        noisy = self._generate(
+            batch.tensor,
+            levels,
+            keys,
+            self.temperature if temperature is None else float(temperature),
+            self.mean_correction if mean_correction is None else bool(mean_correction),
+        )
+        return batch.restore(noisy), levels
+
+    def stream_level(self, generator: torch.Generator | None, level: LevelLike | None = None) -> float:
+        """The level :meth:`sample` would use for an image drawn from ``generator``
+        (consuming the generator the same way), without generating anything."""
+        return self._draws([generator], level)[1][0]
+
+    def _draws(
+        self, generators: list[torch.Generator | None], level: LevelLike | None
+    ) -> tuple[list[int], list[float]]:
+        """Each image's latent-noise key and noise level, drawn from its generator in that
+        order, so that one stream gives the same noise pattern whatever the level policy."""
+        if level is None or isinstance(level, (LevelPolicy, str)):
+            policy = self.level if level is None else as_policy(level)
+            given = None
+        else:
+            policy, given = None, level_of_sequence(level, len(generators))
+        keys, levels = [], []
+        for i, generator in enumerate(generators):
+            keys.append(_key(generator))
+            levels.append(policy.draw(generator) if given is None else given[i])
+        return keys, levels
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        if not self.exact:
+            with torch.inference_mode():
+                yield
+            return
+        # oneDNN (CPU) and cuDNN pick kernels by batch size and thread count, which changes
+        # results in the last bits; the native CPU kernels and deterministic cuDNN, one image
+        # per pass, compute an image the same way whatever else is going on. (Assigning the
+        # flag: mkldnn.flags() warns about TF32 on every entry.)
+        onednn = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False
+        try:
+            with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True):
+                yield
+        finally:
+            torch.backends.mkldnn.enabled = onednn
+
+    def _pass(self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply) -> torch.Tensor:
+        if self.channels_last:
+            clean = clean.contiguous(memory_format=torch.channels_last)
+        return generation_pass(self.network, clean, level, temperature, supply)
+
+    def _generate(
+        self, clean: torch.Tensor, levels: list[float], keys: list[int], temperature: float, mean_correction: bool
+    ) -> torch.Tensor:
+        rows = clean.shape[0]
+        groups = [slice(i, i + 1) for i in range(rows)] if self.exact else [slice(0, rows)]
+        with self._inference():
+            x = clean.to(self.device, torch.float32)
+            padded = pad_to_multiple(x, self.network.config.size_multiple)
+            out = torch.cat(
+                [self._generate_rows(padded[group], levels[group], keys[group], temperature) for group in groups]
+            )
+            out = out[..., : x.shape[-2], : x.shape[-1]].contiguous()
+            if mean_correction:
+                out = out - out.mean((2, 3), keepdim=True) + x.mean((2, 3), keepdim=True)
+        return out
+
+    def _generate_rows(self, padded: torch.Tensor, levels: list[float], keys: list[int], temperature: float):
+        fields = [LatentField(k) for k in keys]
+        level = torch.tensor(levels, dtype=torch.float32, device=self.device)
+        height, width = padded.shape[-2:]
+        tile, overlap = self.tile_size, self.tile_overlap
+        if height <= tile and width <= tile:
+            return self._pass(padded, level, temperature, field_supply(fields, 0, 0, height))
+        out = torch.zeros_like(padded)
+        for top, weight_y in tile_weights(height, tile, overlap):
+            for left, weight_x in tile_weights(width, tile, overlap):
+                part = padded[..., top : top + len(weight_y), left : left + len(weight_x)]
+                noisy = self._pass(part, level, temperature, field_supply(fields, top, left, part.shape[-2]))
+                weight = (weight_y[:, None] * weight_x[None, :]).to(self.device)
+                out[..., top : top + len(weight_y), left : left + len(weight_x)] += noisy * weight
+        return out
+
+    # ------------------------------------------------------------------ levels from references
+    def predict_level(self, noisy: ImageLike | str | Path, patch_size: int = 64) -> float:
+        """The level predictor's estimate for one noisy image: the mean of its predictions on
+        non-overlapping ``patch_size`` crops (the predictor was trained on small crops)."""
+        self._require_predictor()
+        image = _Batch(read_image(noisy) if isinstance(noisy, (str, Path)) else noisy).tensor
+        if image.shape[0] != 1:
+            raise UserError(f"predict_level takes one image, got a batch of {image.shape[0]}")
+        height, width = image.shape[-2:]
+        size_y, size_x = min(patch_size, height), min(patch_size, width)
+        patches = [
+            image[0, :, top : top + size_y, left : left + size_x]
+            for top in tile_starts(height, size_y, 0)
+            for left in tile_starts(width, size_x, 0)
+        ]
+        predictions = []
+        with self._inference():
+            for start in range(0, len(patches), 256):
+                chunk = torch.stack(patches[start : start + 256]).to(self.device)
+                predictions.append(self.network.predict_level(chunk).float().cpu())
+        return float(torch.cat(predictions).mean())
+
+    def _require_predictor(self) -> None:
+        if not self.has_level_predictor:
+            where = f" ({self.source})" if self.source else ""
+            raise UserError(
+                f"this model{where} has no noise-level predictor (official checkpoints do not include one), "
+                "so levels cannot be predicted from noisy images; give the level explicitly (e.g. --level 0.03), "
+                "or measure it from a reference pair (--level-from-pair NOISY CLEAN)"
+            )
+
+    def level_of_noisy(self, noisy: ImageLike | str | Path) -> FixedLevel:
+        """The level of a reference noisy image as predicted from it alone."""
+        return FixedLevel(max(0.0, self.predict_level(noisy)))
+
+    @staticmethod
+    def level_of_pair(noisy: ImageLike | str | Path, clean: ImageLike | str | Path) -> FixedLevel:
+        """The level of a reference noisy image measured against its clean partner."""
+        noisy_t, clean_t = (_Batch(read_image(p) if isinstance(p, (str, Path)) else p).tensor for p in (noisy, clean))
+        return FixedLevel(measure_level(noisy_t, clean_t))
+
+    def levels_of_folder(self, folder: str | Path) -> ChoiceLevel:
+        """The predicted level of every image of a target (noisy) folder; each output draws one."""
+        self._require_predictor()
+        images = images_in_folder(folder, "target")
+        values = tuple(max(0.0, self.predict_level(ref.load())) for ref in images)
+        return ChoiceLevel(values, origin=f"predicted from {len(images)} images of {folder}")

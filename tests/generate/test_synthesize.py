@@ -1,0 +1,198 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from senmvae.cli.main import main
+from senmvae.data.io import image_info, read_image
+from senmvae.generate import NoiseModel, stream_generator
+from tests.conftest import OFFICIAL_FIXTURE, require
+from tests.generate.helpers import save_run, smooth_image, stochastic_tiny, write_clean_folder
+
+SIZES = [(40, 48), (40, 48), (36, 52), (40, 48), (70, 90)]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return save_run(tmp_path_factory.mktemp("run"), stochastic_tiny())
+
+
+@pytest.fixture
+def clean_dir(tmp_path):
+    folder = write_clean_folder(tmp_path / "clean", SIZES)
+    write_clean_folder(folder / "sub", [(32, 32)], names=["nested"])
+    return folder
+
+
+def synthesize(model, clean, out, *extra):
+    code = main(["synthesize", "--model", str(model), "--input", str(clean), "--output", str(out), "--no-progress",
+                 "--device", "cpu", "--tile-size", "64", "--tile-overlap", "16", *extra])
+    assert code == 0
+    return out
+
+
+def outputs(folder):
+    return {p.relative_to(folder).as_posix(): read_image(p) for p in sorted(folder.rglob("*.png"))}
+
+
+def test_a_clean_folder_becomes_a_noisy_folder_with_a_manifest(run_dir, clean_dir, tmp_path):
+    out = synthesize(run_dir, clean_dir, tmp_path / "out", "--level", "0.01:0.08", "-k", "2", "--seed", "7")
+    files = outputs(out)
+    names = ["img0", "img1", "img2", "img3", "img4", "sub/nested"]
+    assert sorted(files) == sorted(f"{n}_s{k}.png" for n in names for k in (0, 1))
+    assert files["img4_s1.png"].shape == (70, 90, 3)  # tiled: larger than the 64 tile
+    manifest = json.loads((out / "pairs.json").read_text())
+    assert [(p["name"], p["sample_index"]) for p in manifest["pairs"]] == [(n, k) for n in names for k in (0, 1)]
+    pair = manifest["pairs"][-1]
+    assert (out / pair["clean"]).resolve() == (clean_dir / "sub" / "nested.png").resolve()
+    assert (out / pair["noisy"]).resolve() == (out / "sub" / "nested_s1.png").resolve()
+    assert pair["seed"] == 7
+    # the manifest's level is the one the image was generated with: regenerate it by hand
+    model = NoiseModel.load(run_dir, tile_size=64, tile_overlap=16)
+    first = manifest["pairs"][0]
+    expected, levels = model.sample_with_levels(
+        read_image(clean_dir / "img0.png"), level="0.01:0.08", generator=[stream_generator(7, "img0", 0)]
+    )
+    assert levels[0] == first["level"] and 0.01 <= first["level"] <= 0.08
+    assert np.abs(files["img0_s0.png"] - np.clip(expected, 0, 1)).max() <= 0.5 / 255 + 1e-6
+    assert len({p["level"] for p in manifest["pairs"]}) == len(manifest["pairs"])
+
+
+def test_outputs_depend_on_seed_name_and_index_only(run_dir, clean_dir, tmp_path):
+    one = outputs(synthesize(run_dir, clean_dir, tmp_path / "b1", "--exact"))
+    three = outputs(synthesize(run_dir, clean_dir, tmp_path / "b3", "--exact", "--batch-size", "3"))
+    assert one.keys() == three.keys()
+    assert all(np.array_equal(one[k], three[k]) for k in one)
+    # more images in the folder, and a different order of work, change nothing for the others
+    write_clean_folder(clean_dir, [(40, 48)], names=["aaa_first"])
+    more = outputs(synthesize(run_dir, clean_dir, tmp_path / "more", "--exact", "--batch-size", "2"))
+    assert all(np.array_equal(one[k], more[k]) for k in one)
+    # fast kernels: the same samples up to float rounding
+    fast = outputs(synthesize(run_dir, clean_dir, tmp_path / "fast", "--batch-size", "4"))
+    assert max(np.abs(one[k] - fast[k]).max() for k in one) <= 1 / 255 + 1e-6
+    other_seed = outputs(synthesize(run_dir, clean_dir, tmp_path / "seed1", "--seed", "1"))
+    assert np.abs(one["img0.png"] - other_seed["img0.png"]).mean() > 0.01
+
+
+def test_an_interrupted_run_resumes_without_truncated_files(run_dir, clean_dir, tmp_path, monkeypatch):
+    reference = outputs(synthesize(run_dir, clean_dir, tmp_path / "ref", "--exact"))
+    out = tmp_path / "out"
+    real_replace = os.replace
+    renamed = []
+
+    def interrupted(src, dst):
+        if str(dst).endswith(".png"):
+            renamed.append(dst)
+            if len(renamed) == 3:  # interrupted in the middle of writing the third image
+                raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    assert main(["synthesize", "--model", str(run_dir), "--input", str(clean_dir), "--output", str(out),
+                 "--no-progress", "--device", "cpu", "--tile-size", "64", "--tile-overlap", "16", "--exact"]) == 130
+    monkeypatch.setattr(os, "replace", real_replace)
+    partial = outputs(out)
+    assert len(partial) == 2 and not (out / "pairs.json").exists()
+    assert all(np.array_equal(partial[k], reference[k]) for k in partial)
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(partial)  # no temporary or partial file
+
+    mtimes = {k: (out / k).stat().st_mtime_ns for k in partial}
+    synthesize(run_dir, clean_dir, out, "--exact")
+    assert {k: (out / k).stat().st_mtime_ns for k in partial} == mtimes  # finished files were skipped
+    resumed = outputs(out)
+    assert resumed.keys() == reference.keys() and all(np.array_equal(resumed[k], reference[k]) for k in reference)
+    assert (out / "pairs.json").read_text() == (tmp_path / "ref" / "pairs.json").read_text().replace("/ref/", "/out/")
+
+
+def test_changed_settings_are_refused_unless_overwriting(run_dir, clean_dir, tmp_path, capsys):
+    out = synthesize(run_dir, clean_dir, tmp_path / "out", "--level", "0.02")
+    first = outputs(out)
+    code = main(["synthesize", "--model", str(run_dir), "--input", str(clean_dir), "--output", str(out),
+                 "--level", "0.05", "--no-progress", "--tile-size", "64", "--tile-overlap", "16"])
+    assert code == 2 and "'fixed 0.02' then, 'fixed 0.05' now" in capsys.readouterr().err
+    synthesize(run_dir, clean_dir, out, "--level", "0.02", "--seed", "1", "--overwrite")
+    second = outputs(out)
+    assert np.abs(first["img0.png"] - second["img0.png"]).mean() > 0.01
+    assert json.loads((out / "pairs.json").read_text())["settings"]["seed"] == 1
+
+
+def test_shards_split_the_work_and_together_make_the_whole(run_dir, clean_dir, tmp_path, monkeypatch):
+    whole = synthesize(run_dir, clean_dir, tmp_path / "whole", "--exact", "-k", "2")
+    out = tmp_path / "sharded"
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    written = []
+    for rank in (1, 0):
+        monkeypatch.setenv("RANK", str(rank))
+        before = set(outputs(out)) if out.exists() else set()
+        synthesize(run_dir, clean_dir, out, "--exact", "-k", "2")
+        written.append(set(outputs(out)) - before)
+        assert (out / "pairs.json").exists() == (rank == 0)  # the last shard to finish writes it
+    assert written[0] and written[1] and not written[0] & written[1]
+    expected, got = outputs(whole), outputs(out)
+    assert expected.keys() == got.keys() and all(np.array_equal(expected[k], got[k]) for k in expected)
+    manifests = [json.loads((d / "pairs.json").read_text())["pairs"] for d in (whole, out)]
+    assert [(p["noisy"], p["level"]) for p in manifests[0]] == [(p["noisy"], p["level"]) for p in manifests[1]]
+
+
+def test_torchrun_processes_take_disjoint_shards(run_dir, clean_dir, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
+           "senmvae.cli.main", "synthesize", "--model", str(run_dir), "--input", str(clean_dir), "--output", str(out),
+           "--device", "cpu", "--no-progress", "--tile-size", "64", "--tile-overlap", "16"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "process 0 of 2" in result.stdout and "process 1 of 2" in result.stdout
+    counts = sorted(int(line.split("wrote ")[1].split()[0]) for line in result.stdout.splitlines() if "wrote" in line)
+    assert counts == [3, 3]
+    assert len(json.loads((out / "pairs.json").read_text())["pairs"]) == 6
+
+
+def test_sixteen_bit_output(run_dir, clean_dir, tmp_path):
+    out = synthesize(run_dir, clean_dir, tmp_path / "out", "--bits", "16", "--level", "0.03")
+    info = image_info(out / "img2.png")
+    assert (info.bit_depth, info.width, info.height) == (16, 52, 36)
+
+
+def test_reference_level_options(run_dir, clean_dir, tmp_path):
+    from senmvae.data.io import write_image
+
+    clean = smooth_image(48, 48)
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 0.04, clean.shape), 0, 1)
+    write_image(tmp_path / "ref_noisy.png", noisy, bits=16)
+    write_image(tmp_path / "ref_clean.png", clean, bits=16)
+    write_image(tmp_path / "target" / "a.png", noisy)
+    model = NoiseModel.load(run_dir)
+    for option, value, expected in [
+        ("--level-from-pair", [tmp_path / "ref_noisy.png", tmp_path / "ref_clean.png"],
+         model.level_of_pair(tmp_path / "ref_noisy.png", tmp_path / "ref_clean.png").std),
+        ("--level-from-noisy", [tmp_path / "ref_noisy.png"], model.level_of_noisy(tmp_path / "ref_noisy.png").std),
+        ("--level-from-folder", [tmp_path / "target"], model.levels_of_folder(tmp_path / "target").values[0]),
+    ]:
+        out = synthesize(run_dir, clean_dir, tmp_path / option, option, *map(str, value))
+        levels = [p["level"] for p in json.loads((out / "pairs.json").read_text())["pairs"]]
+        assert levels == pytest.approx([expected] * 6, abs=1e-9)
+
+
+def test_official_checkpoint_synthesizes_a_folder(clean_dir, tmp_path, capsys):
+    checkpoint = require(OFFICIAL_FIXTURE) / "official_state_dict.pth"
+    out = synthesize(checkpoint, clean_dir, tmp_path / "out", "--level", "0.03")
+    files = outputs(out)
+    assert len(files) == 6 and np.abs(files["img0.png"] - read_image(clean_dir / "img0.png")).std() > 0.01
+    code = main(["synthesize", "--model", str(checkpoint), "--input", str(clean_dir), "--output",
+                 str(tmp_path / "x"), "--level-from-noisy", str(clean_dir / "img0.png")])
+    assert code == 2 and "no noise-level predictor" in capsys.readouterr().err
+
+
+def test_bad_inputs_are_named(run_dir, clean_dir, tmp_path, capsys):
+    def error(*args):
+        assert main(["synthesize", "--model", str(run_dir), "--no-progress", *map(str, args)]) == 2
+        return capsys.readouterr().err
+
+    assert "does not exist" in error("--input", tmp_path / "nope", "--output", tmp_path / "o")
+    assert "inside the input folder" in error("--input", clean_dir, "--output", clean_dir / "noisy")
+    assert "not understood" in error("--input", clean_dir, "--output", tmp_path / "o", "--level", "high")
+    assert "multiple of 2" in error("--input", clean_dir, "--output", tmp_path / "o", "--tile-size", "65")
