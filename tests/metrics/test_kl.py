@@ -101,6 +101,14 @@ def test_noise_histogram_quantises_synthetic_images():
     )
 
 
+@pytest.mark.parametrize("convention", sorted(NOISE_HISTOGRAM_CONVENTIONS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_noise_on_bin_edges_is_binned_the_same_whatever_the_dtype(convention, dtype):
+    clean, real = _noise_pair({0: 0.25, +4: 0.25, -4: 0.25, +8: 0.25})  # whole levels on Noise Flow's edges
+    clean_t, real_t = (torch.from_numpy(a).permute(2, 0, 1)[None].to(dtype) for a in (clean, real))
+    assert kl_noise_histogram(real_t, real_t, clean_t, convention=convention) == 0.0
+
+
 def _noise_field(seed: int, shape=(1, 3, 24, 24), std=0.02) -> torch.Tensor:
     return std * torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 

@@ -9,8 +9,9 @@ They are not comparable with each other; each is comparable only to numbers comp
   synthetic), in the binning of NeCA (Fu et al. CVPR 2023, official code) or of the sRGB Noise
   Flow (Kousha et al. CVPR 2022, Noise2NoiseFlow code).
 * :func:`akld_danet` -- DANet's AKLD (Yue et al. ECCV 2020): local noise variances from a 7x7
-  Gaussian window, KL(synthetic || real) between zero-mean Gaussians per pixel, averaged over
-  pixels; and :func:`akld_reverse`, KL(real || synthetic) of the same quantities.
+  window (OpenCV's 7-tap Gaussian table), KL(synthetic || real) between zero-mean Gaussians per
+  pixel, averaged over pixels; and :func:`akld_reverse`, KL(real || synthetic) of the same
+  quantities.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from senmvae.metrics.filtering import separable_filter_valid
 from senmvae.metrics.images import ImageLike, ImageSet, MetricInputError, as_batches, iter_image_groups, quantize_8bit
 
 
-def _reduce(values: list[float] | torch.Tensor, reduction: str) -> float | np.ndarray:
-    values = np.asarray(values.tolist() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
+def _reduce(values: list[float], reduction: str) -> float | np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
     if reduction == "mean":
         if values.size == 0:
             raise MetricInputError("no images to compare")
@@ -113,7 +114,13 @@ NOISE_HISTOGRAM_CONVENTIONS = {
 
 
 def _noise_histogram(noise: torch.Tensor, convention: NoiseHistogramConvention) -> np.ndarray:
-    counts, _ = np.histogram(noise.detach().cpu().numpy().ravel() * convention.scale, bins=convention.edges)
+    levels = noise.detach().cpu().double().numpy().ravel() * 255.0
+    # Noise between 8-bit images lies on whole levels, and whole levels can sit exactly on bin
+    # edges (0 for NeCA, multiples of 4 for Noise Flow): snap off float error so they fall on
+    # the side np.histogram gives exact values, whatever the dtype the images came in.
+    nearest = np.round(levels)
+    levels = np.where(np.abs(levels - nearest) < 1e-3, nearest, levels)
+    counts, _ = np.histogram(levels * (convention.scale / 255.0), bins=convention.edges)
     counts = counts.astype(np.float64)
     if convention.empty_bins == "add_one":
         counts += 1.0
