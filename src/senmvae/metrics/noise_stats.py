@@ -47,8 +47,8 @@ def noise_level_function(noisy: ImageSet, clean: ImageSet, bins: int = 32, min_c
     sum_n = torch.zeros_like(count)
     sum_n2 = torch.zeros_like(count)
     for noisy_image, clean_image in iter_image_groups(noisy, clean, names=("noisy", "clean")):
-        x = clean_image[0].double().flatten(1)
-        n = (noisy_image[0].double() - clean_image[0].double()).flatten(1)
+        x = clean_image[0].cpu().double().flatten(1)
+        n = (noisy_image[0].cpu().double() - x.view_as(clean_image[0])).flatten(1)
         index = (x.clamp(0.0, 1.0) * bins).long().clamp_max(bins - 1)
         for c in range(3):
             count[c] += torch.bincount(index[c], minlength=bins)
@@ -101,7 +101,7 @@ def noise_power_spectrum(
     count = torch.zeros(bins, dtype=torch.float64)
     weights = torch.tensor(LUMA_WEIGHTS, dtype=torch.float64).view(1, 3, 1, 1)
     for noisy_image, clean_image in iter_image_groups(noisy, clean, names=("noisy", "clean")):
-        noise = noisy_image.double() - clean_image.double()
+        noise = noisy_image.cpu().double() - clean_image.cpu().double()
         if luminance:
             noise = (noise * weights).sum(dim=1, keepdim=True)
         h, w = noise.shape[-2:]
