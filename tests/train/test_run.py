@@ -90,21 +90,27 @@ def _train_in_subprocess(run: Path, pairs_dir: Path, steps: int, wait_for: Path)
     assert proc.returncode == -signal.SIGKILL
 
 
+KILL_TEST_STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, pairs_dir) -> dict:
+    cfg = tiny_config(pairs_dir, f"schedule.steps={KILL_TEST_STEPS}", "optim.ema_decay=0.9")
+    return learned_state(start_run(cfg, tmp_path_factory.mktemp("uninterrupted") / "run").state_dict())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["config.yaml", "checkpoints/step_0000005.pt"])
-def test_run_killed_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, pairs_dir, kill_after):
-    steps = 12
-    reference = start_run(tiny_config(pairs_dir, f"schedule.steps={steps}", "optim.ema_decay=0.9"), tmp_path / "ref")
-
+def test_run_killed_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, pairs_dir, uninterrupted, kill_after):
     run = tmp_path / "killed"
-    _train_in_subprocess(run, pairs_dir, steps, run / kill_after)
+    _train_in_subprocess(run, pairs_dir, KILL_TEST_STEPS, run / kill_after)
     assert main(["train", "--resume", str(run)]) == 0
 
-    final = load_checkpoint(step_path(run, steps))["trainer"]
-    assert final["step"] == steps
-    assert_equal_states(learned_state(final), learned_state(reference.state_dict()))
+    final = load_checkpoint(step_path(run, KILL_TEST_STEPS))["trainer"]
+    assert final["step"] == KILL_TEST_STEPS
+    assert_equal_states(learned_state(final), uninterrupted)
     train_steps = [r["step"] for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "train"]
-    assert train_steps == list(range(1, steps + 1))
+    assert train_steps == list(range(1, KILL_TEST_STEPS + 1))
 
 
 def test_resume_continues_a_finished_run_for_more_steps(tmp_path, pairs_dir):
@@ -114,6 +120,8 @@ def test_resume_continues_a_finished_run_for_more_steps(tmp_path, pairs_dir):
     assert trainer.step == 7
     assert [s for s, _ in step_checkpoints(run)] == [5, 7]
     assert TrainConfig.from_yaml(run / "config.yaml").schedule.steps == 7
+    with pytest.raises(UserError, match="does not fit the configuration"):
+        resume_run(run, ["model.channels=12"])
 
 
 def test_start_refuses_a_used_folder_and_resume_an_empty_one(tmp_path, pairs_dir):

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from senmvae.train.config import resolve_config
+from senmvae.train.run import build_perceptual
 from senmvae.train.trainer import Trainer, mean_statistics
 from tests.train.helpers import tiny_batch
 
@@ -154,3 +155,15 @@ def test_perceptual_network_is_frozen_and_its_term_reported():
 
 def test_mean_statistics_averages_each_key_over_the_parts_that_have_it():
     assert mean_statistics([{"a": 1.0, "b": 4.0}, {"a": 3.0}]) == {"a": 2.0, "b": 4.0}
+
+
+def test_default_perceptual_loss_is_a_frozen_pretrained_network():
+    assert build_perceptual(resolve_config("tiny")) is None  # tiny: kind none
+    cfg = resolve_config("tiny", overrides=["perceptual.kind=effnet"])
+    perceptual = build_perceptual(cfg)
+    frozen = weights(perceptual)
+    trainer = Trainer(cfg, perceptual=perceptual)
+    stats = trainer.training_step(tiny_batch())
+    assert stats["perceptual"] > 0
+    assert same(frozen, weights(perceptual)) and not perceptual.training
+    assert not any(p.requires_grad for p in perceptual.parameters())

@@ -134,6 +134,11 @@ class PerceptualConfig(Config):
     def __post_init__(self) -> None:
         if self.kind not in PERCEPTUAL_KINDS:
             raise ConfigError(f"perceptual.kind must be one of {', '.join(PERCEPTUAL_KINDS)}, got {self.kind!r}")
+        if self.kind == "lpips" and not (self.lpips_backbone and self.lpips_linear):
+            raise ConfigError(
+                "perceptual.kind 'lpips' needs perceptual.lpips_backbone (torchvision AlexNet weights) and "
+                "perceptual.lpips_linear (LPIPS v0.1 alex.pth); set both, or use the default 'effnet'"
+            )
 
 
 @dataclass

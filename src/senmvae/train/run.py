@@ -133,7 +133,13 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
         )
     trainer = Trainer(cfg, device, build_perceptual(cfg), process.rank, process.world_size)
     if checkpoint is not None:
-        trainer.load_state_dict(checkpoint["trainer"])
+        try:
+            trainer.load_state_dict(checkpoint["trainer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise UserError(
+                f"{run_dir}: the step {checkpoint['step']} checkpoint does not fit the configuration, was a size "
+                f"changed with --set? ({str(err).splitlines()[0]})"
+            ) from None
     loader = DataLoader(
         MixedDomainDataset(dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed),
         batch_sampler=StepBatchSampler(cfg.data.batch_size, process.rank, process.world_size, trainer.step),

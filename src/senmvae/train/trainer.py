@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -192,7 +193,7 @@ class Trainer:
         self.model.train()
         if self.discriminator is not None:
             self.discriminator.train().requires_grad_(False)
-            # Batch-norm statistics move in every pass; a skipped step must not keep them.
+            # Batch-norm statistics move in every pass, even on non-finite input.
             buffers = [b.clone() for b in self.discriminator.buffers()]
         self.optimizer.zero_grad(set_to_none=True)
         for k, chunk in enumerate(chunks):
@@ -221,11 +222,15 @@ class Trainer:
         if self.discriminator is not None:
             lr_d = self.discriminator_scheduler.get_last_lr()[0]
             stats.update(self._discriminator_step(fakes, chunks))
-            if nonfinite or stats.get("skipped_discriminator"):
+            if stats.get("skipped_discriminator"):
                 for saved, current in zip(buffers, self.discriminator.buffers()):
                     current.copy_(saved)
-            self.discriminator_scheduler.step()
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # The schedules count steps, taken or skipped; torch warns when the first one is skipped.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            self.scheduler.step()
+            if self.discriminator_scheduler is not None:
+                self.discriminator_scheduler.step()
         self.step += 1
 
         stats.update(
