@@ -1,0 +1,671 @@
+"""The benchmark's report: one self-contained HTML file that reads offline.
+
+Everything is inline: a small stylesheet, image crops as base64 PNG at their own pixels (scaled
+up by whole factors only, so that noise is not resampled), and matplotlib (Agg) figures as
+base64 PNG. A section whose inputs are missing is replaced by a one-line note.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+from senmvae.benchmark.report_data import ReportData
+from senmvae.metrics import METRICS, psnr
+
+# Rows that are references, not competitors: never marked best.
+REFERENCE_ROWS = ("real", "noisy_input")
+DEFAULT_MIN_REAL_GAIN_DB = 1.0
+FIGURE_WIDTH_IN = 9.0
+FIGURE_DPI = 100
+GRID_WIDTH_PX = 1300  # budget for one row of crops; crops are enlarged by whole factors to fill it
+CHANNEL_NAMES = ("R", "G", "B")
+LEGEND_WIDTH_CHARS = 120  # about what fits across a figure below the plots
+NOISE_GAINS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 50)
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1d1f;
+       max-width: 1340px; margin: 1.5em auto; padding: 0 1em; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
+h3 { margin-bottom: 0.3em; }
+.sub { color: #555; margin-top: 0; }
+nav a { margin-right: 1em; }
+.banner { padding: 0.7em 1em; border-radius: 6px; margin: 1em 0; font-size: 1.05em; }
+.banner.invalid { background: #fde2e1; border: 2px solid #c0392b; color: #7b1f16; }
+.banner.valid { background: #e3f5e6; border: 2px solid #2e8540; color: #1c5128; }
+.banner.unknown { background: #fff4d6; border: 2px solid #c9a227; color: #5c4a0c; }
+.note { color: #666; font-style: italic; }
+table { border-collapse: collapse; }
+table.results td, table.results th { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; }
+table.results td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.results tr.reference td, table.results tr.reference th { color: #666; font-style: italic; background: #f7f7f7; }
+table.results th.model { text-align: left; }
+table.kv td, table.kv th { padding: 0.1em 0.8em 0.1em 0; vertical-align: top; text-align: left; }
+table.kv th { font-weight: normal; color: #555; }
+.kv-blocks { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0.5em 3em; margin-bottom: 1em; }
+details summary { cursor: pointer; font-weight: 600; margin-bottom: 0.3em; }
+.legend { font-size: 0.9em; color: #333; }
+.scroll { overflow-x: auto; }
+table.grid th { font-weight: 600; font-size: 0.85em; padding: 0.2em; }
+table.grid th.row { text-align: right; padding-right: 0.6em; white-space: nowrap; }
+table.grid th.col { vertical-align: bottom; }
+table.grid td { padding: 2px; text-align: center; vertical-align: top; }
+table.grid img { image-rendering: pixelated; display: block; margin: 0 auto; }
+table.grid .cap { font-size: 0.8em; color: #333; font-variant-numeric: tabular-nums; }
+img.figure { max-width: 100%; height: auto; display: block; margin: 0.4em 0; }
+"""
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    body: str
+
+
+def write_report(path: Path, data: ReportData) -> Path:
+    """Write the report to ``path`` (a ``.html`` file, or a folder that gets ``report.html``); returns the file."""
+    path = Path(path)
+    target = path if path.suffix.lower() in (".html", ".htm") else path / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _check_crop_shapes(data)
+    sections = [
+        _results_section(data),
+        _crops_section(data),
+        _nlf_section(data),
+        _noise_distribution_section(data),
+        _curves_section(data),
+        _denoised_section(data),
+    ]
+    page = _page(_header(data, sections), sections)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(page, encoding="utf-8")
+    os.replace(temporary, target)
+    return target
+
+
+# --------------------------------------------------------------------------- page and header
+def _page(header: str, sections: list[Section]) -> str:
+    body = "\n".join(f'<section id="{s.anchor}">\n<h2>{_esc(s.title)}</h2>\n{s.body}\n</section>' for s in sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>SeNM-VAE benchmark report</title>\n"
+        f"<style>{STYLE}</style>\n</head>\n<body>\n{header}\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _header(data: ReportData, sections: list[Section]) -> str:
+    results = data.results
+    models = _models_table(results)
+    compared = [n for n in _ordered(data.model_order, models) if n not in REFERENCE_ROWS]
+    references = [n for n in REFERENCE_ROWS if n in models]
+    written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<h1>SeNM-VAE benchmark report</h1>",
+        f'<p class="sub">Written {written}.</p>',
+        "<p>Noise models compared: "
+        + (", ".join(f"<strong>{_esc(n)}</strong>" for n in compared) or "<em>none listed</em>")
+        + "."
+        + (
+            " Reference rows (not ranked): " + ", ".join(f"<em>{_esc(n)}</em>" for n in references) + "."
+            if references
+            else ""
+        )
+        + "</p>",
+        _validity_banner(results.get("downstream") or {}),
+        "<nav>" + "".join(f'<a href="#{s.anchor}">{_esc(s.title)}</a>' for s in sections) + "</nav>",
+    ]
+    scalars = {k: v for k, v in results.items() if k not in ("models", "downstream") and not isinstance(v, dict)}
+    config = results.get("config")
+    flat_config = _flatten(config) if isinstance(config, dict) else {}
+    scalars.update({f"config.{k}": v for k, v in flat_config.items() if "budget" in k})
+    blocks = []
+    if scalars:
+        blocks.append(_kv_block("run", scalars))
+    for key in ("timing", *(k for k in results if k not in ("models", "downstream", "timing", "config"))):
+        if isinstance(results.get(key), dict) and results[key]:
+            blocks.append(_kv_block(key, results[key], durations=key == "timing"))
+    downstream_extra = {
+        k: v for k, v in (results.get("downstream") or {}).items() if k not in ("valid", "real_gain_db", "min_gain_db")
+    }
+    if downstream_extra:
+        blocks.append(_kv_block("downstream", downstream_extra))
+    if blocks:
+        parts.append('<div class="kv-blocks">' + "".join(blocks) + "</div>")
+    if flat_config:
+        items = list(flat_config.items())
+        third = math.ceil(len(items) / 3)
+        tables = "".join(_kv_table(dict(items[i : i + third])) for i in range(0, len(items), third))
+        parts.append(
+            f"<details open><summary>configuration ({len(items)} settings)</summary>"
+            f'<div class="kv-blocks">{tables}</div></details>'
+        )
+    return "\n".join(parts)
+
+
+def _validity_banner(downstream: dict) -> str:
+    if not downstream:
+        return '<p class="note">No downstream (denoiser) evaluation in these results.</p>'
+    gain = downstream.get("real_gain_db")
+    needed = downstream.get("min_gain_db", DEFAULT_MIN_REAL_GAIN_DB)
+    gain_text = f"{_format_scalar(gain)} dB" if _is_number(gain) else "an unknown amount"
+    valid = downstream.get("valid")
+    if valid is False:
+        return (
+            '<div class="banner invalid"><strong>Downstream comparison invalid.</strong> The DnCNN trained on '
+            f"real pairs gains only {_esc(gain_text)} over the noisy input, less than the "
+            f"{_esc(_format_scalar(needed))} dB needed: the denoisers are not trained well enough for their "
+            "PSNR/SSIM to rank the noise models. The noise-realism metrics are not affected.</div>"
+        )
+    if valid is True:
+        return (
+            '<div class="banner valid"><strong>Downstream comparison valid.</strong> The DnCNN trained on real '
+            f"pairs gains {_esc(gain_text)} over the noisy input (at least {_esc(_format_scalar(needed))} dB "
+            "needed).</div>"
+        )
+    return (
+        '<div class="banner unknown"><strong>Downstream validity not stated.</strong> The DnCNN trained on real '
+        f"pairs gains {_esc(gain_text)} over the noisy input.</div>"
+    )
+
+
+def _kv_block(title: str, values: dict, durations: bool = False) -> str:
+    return f"<div><h3>{_esc(title)}</h3>{_kv_table(_flatten(values), durations)}</div>"
+
+
+def _kv_table(values: dict, durations: bool = False) -> str:
+    rows = []
+    for key, value in values.items():
+        text = _format_scalar(value)
+        if durations and _is_number(value) and key.endswith(("_s", "_seconds")) and abs(value) >= 60:
+            text += f" ({_duration(float(value))})"
+        rows.append(f"<tr><th>{_esc(key)}</th><td>{_esc(text)}</td></tr>")
+    return '<table class="kv">' + "".join(rows) + "</table>"
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+# --------------------------------------------------------------------------- results table
+def _models_table(results: dict) -> dict[str, dict]:
+    models = results.get("models") or {}
+    return {name: row for name, row in models.items() if isinstance(row, dict)}
+
+
+def _results_section(data: ReportData) -> Section:
+    section = Section("results", "Results", "")
+    models = _models_table(data.results)
+    if not models:
+        section.body = _note("No per-model results in results['models'].")
+        return section
+    names = [n for n in _ordered(data.model_order, models) if n not in REFERENCE_ROWS]
+    names += [n for n in REFERENCE_ROWS if n in models]
+    metric_names = [m for m in METRICS if any(m in models[n] for n in names)]
+    metric_names += list(dict.fromkeys(m for n in names for m in models[n] if m not in METRICS))
+
+    header = (
+        '<tr><th class="model">model</th>'
+        + "".join(f'<th title="{_esc(_direction_text(m))}">{_breakable(m)}{_arrow(m)}</th>' for m in metric_names)
+        + "</tr>"
+    )
+    columns = {m: [models[n].get(m) for n in names] for m in metric_names}
+    best = {m: _best_rows(m, names, columns[m]) for m in metric_names}
+    formats = {m: _column_formatter(columns[m]) for m in metric_names}
+    rows = []
+    for i, name in enumerate(names):
+        cells = []
+        for m in metric_names:
+            text = _esc(formats[m](columns[m][i]))
+            cells.append(f'<td class="num">{f"<strong>{text}</strong>" if i in best[m] else text}</td>')
+        css = ' class="reference"' if name in REFERENCE_ROWS else ""
+        rows.append(f'<tr{css}><th class="model">{_esc(name)}</th>{"".join(cells)}</tr>')
+    table = f'<div class="scroll"><table class="results" id="results-table">{header}{"".join(rows)}</table></div>'
+
+    legend = [
+        f"<li><code>{_esc(m)}</code>{_arrow(m)} {_esc(_direction_text(m))}"
+        + (f"; comparable to: {_esc(METRICS[m].comparable_to)}" if m in METRICS else "")
+        + "</li>"
+        for m in metric_names
+    ]
+    explanation = (
+        "<p class=legend><strong>Bold</strong>: best value of each ranked column among the noise models. "
+        "The reference rows are left out of the ranking"
+        + (
+            ": <em>real</em> is the real noise itself (and the denoiser trained on real pairs)"
+            if "real" in names
+            else ""
+        )
+        + (", <em>noisy_input</em> the unprocessed noisy input" if "noisy_input" in names else "")
+        + ".</p>"
+    )
+    if (data.results.get("downstream") or {}).get("valid") is False:
+        explanation += _note(
+            "psnr and ssim come from the denoisers, whose comparison is invalid (see the banner above)."
+        )
+    section.body = table + explanation + '<ul class="legend">' + "".join(legend) + "</ul>"
+    return section
+
+
+def _arrow(metric: str) -> str:
+    if metric not in METRICS:
+        return ""
+    return "&nbsp;↑" if METRICS[metric].higher_is_better else "&nbsp;↓"
+
+
+def _direction_text(metric: str) -> str:
+    if metric not in METRICS:
+        return "not a registered metric: no direction, not ranked"
+    return "higher is better" if METRICS[metric].higher_is_better else "lower is better"
+
+
+def _best_rows(metric: str, names: Sequence[str], values: Sequence[object]) -> set[int]:
+    if metric not in METRICS:
+        return set()
+    ranked = {i: float(v) for i, (n, v) in enumerate(zip(names, values)) if n not in REFERENCE_ROWS and _is_finite(v)}
+    if not ranked:
+        return set()
+    best = (max if METRICS[metric].higher_is_better else min)(ranked.values())
+    return {i for i, v in ranked.items() if v == best}
+
+
+def _column_formatter(values: Sequence[object]) -> Callable[[object], str]:
+    """One number format per column: about four significant digits of its largest value."""
+    finite = [abs(float(v)) for v in values if _is_finite(v)]
+    if not finite or all(v.is_integer() for v in finite):
+        decimals = 0
+    else:
+        largest = max(finite)
+        if largest < 1e-3:
+            return lambda v: f"{float(v):.2e}" if _is_finite(v) else _format_scalar(v)
+        decimals = min(5, max(0, 3 - math.floor(math.log10(largest))))
+    return lambda v: f"{float(v):.{decimals}f}" if _is_finite(v) else _format_scalar(v)
+
+
+# --------------------------------------------------------------------------- image grids
+def _check_crop_shapes(data: ReportData) -> None:
+    arrays = {f"crops[{n!r}]": a for n, a in data.crops.items()}
+    arrays.update({f"denoised[{n!r}]": a for n, a in data.denoised.items()})
+    shapes = {name: np.shape(a) for name, a in arrays.items()}
+    for name, shape in shapes.items():
+        if len(shape) != 4 or shape[-1] != 3:
+            raise ValueError(f"ReportData.{name} must be a (K, h, w, 3) array, got shape {shape}")
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{n} {s}" for n, s in shapes.items())
+        raise ValueError(f"ReportData crops must all show the same K windows of one size: {listed}")
+
+
+def _crops_section(data: ReportData) -> Section:
+    section = Section("crops", "Noisy images at the same crops", "")
+    crops = data.crops
+    if "clean" not in crops:
+        section.body = _note("No image crops in this report.")
+        return section
+    models = [n for n in _ordered(data.model_order, crops) if n not in ("clean", "real")]
+    columns = [("clean", crops["clean"])]
+    if "real" in crops:
+        columns.append(("real noisy", crops["real"]))
+    columns += [(n, crops[n]) for n in models]
+    parts = [_image_grid(columns)]
+
+    noise_columns = [(n, crops[n]) for n in (["real"] if "real" in crops else []) + models]
+    if noise_columns:
+        clean = np.asarray(crops["clean"], dtype=np.float64)
+        reference = np.asarray(crops["real"] if "real" in crops else noise_columns[0][1], dtype=np.float64) - clean
+        gain = _noise_gain(float(np.std(reference)))
+        noise = [(name, np.asarray(noisy, dtype=np.float64) - clean) for name, noisy in noise_columns]
+        captions = [[f"σ {np.std(n[k]):.4f}" for k in range(len(n))] for _, n in noise]
+        parts.append(
+            f"<h3>Noise (noisy − clean) × {gain}, around 0.5 gray</h3>"
+            f'<p class="legend">Same scale for every column: mid gray is zero noise, ±{0.5 / gain:.3f} on the '
+            "[0, 1] scale reaches black/white (clipped beyond). σ: noise std of the crop.</p>"
+            + _image_grid([(name, 0.5 + gain * n) for name, n in noise], captions)
+        )
+    missing = [n for n in data.model_order if n not in crops and n not in REFERENCE_ROWS]
+    if missing:
+        parts.append(_note("No crops for: " + ", ".join(missing) + "."))
+    section.body = "\n".join(parts)
+    return section
+
+
+def _noise_gain(real_std: float) -> int:
+    """Largest listed gain that keeps ±3 std of the reference noise inside [0, 1]."""
+    if not real_std > 0:
+        return 5
+    fitting = [g for g in NOISE_GAINS if g * 3.0 * real_std <= 0.5]
+    return fitting[-1] if fitting else NOISE_GAINS[0]
+
+
+def _denoised_section(data: ReportData) -> Section:
+    section = Section("denoised", "Denoised crops", "")
+    denoised = data.denoised
+    models = [n for n in _ordered(data.model_order, denoised) if n != "noisy_input"]
+    if not models:
+        section.body = _note("No denoised crops in this report.")
+        return section
+    columns = []
+    if "noisy_input" in denoised:
+        columns.append(("noisy input", denoised["noisy_input"]))
+    elif "real" in data.crops:
+        columns.append(("noisy input", data.crops["real"]))
+    columns += [(n, denoised[n]) for n in models]
+    clean = data.crops.get("clean")
+    captions = None
+    text = "Columns: the real noisy input, the output of the DnCNN trained on each named model's pairs"
+    if clean is not None:
+        captions = [
+            [f"{float(v):.2f} dB" for v in psnr(np.asarray(images, np.float64), np.asarray(clean, np.float64))]
+            for _, images in columns
+        ]
+        columns.append(("clean", clean))
+        captions.append([""] * len(clean))
+        text += ", the clean crop. Captions: PSNR of the crop against the clean crop (data range 1)."
+    else:
+        text += ". No clean crops: no PSNR captions."
+    section.body = f'<p class="legend">{_esc(text)}</p>' + _image_grid(columns, captions)
+    return section
+
+
+def _image_grid(columns: list[tuple[str, np.ndarray]], captions: list[list[str]] | None = None) -> str:
+    """Rows = crops, one column per (title, (K, h, w, 3) array); captions[column][row] under each image."""
+    count, h, w = np.shape(columns[0][1])[:3]
+    scale = max(1, GRID_WIDTH_PX // (len(columns) * (w + 6)))
+    header = (
+        "<tr><th></th>"
+        + "".join(f'<th class="col" style="width: {w * scale}px">{_breakable(title)}</th>' for title, _ in columns)
+        + "</tr>"
+    )
+    rows = []
+    for k in range(count):
+        cells = []
+        for c, (title, images) in enumerate(columns):
+            alt = _esc(f"crop {k + 1}, {title}")
+            image = f'<img src="{_png_of_array(images[k])}" width="{w * scale}" height="{h * scale}" alt="{alt}">'
+            caption = captions[c][k] if captions else ""
+            cells.append(f"<td>{image}" + (f'<div class="cap">{_esc(caption)}</div>' if caption else "") + "</td>")
+        rows.append(f'<tr><th class="row">crop {k + 1}</th>{"".join(cells)}</tr>')
+    note = f'<p class="legend">Crops shown at {scale}× their pixels ({w}×{h} px each).</p>' if count else ""
+    return f'<div class="scroll"><table class="grid">{header}{"".join(rows)}</table></div>{note}'
+
+
+def _png_of_array(image: np.ndarray) -> str:
+    pixels = np.round(np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    return _data_uri(buffer.getvalue())
+
+
+# --------------------------------------------------------------------------- noise statistics
+def _nlf_section(data: ReportData) -> Section:
+    section = Section("nlf", "Noise level function", "")
+    names = _curve_names(data, data.nlf)
+    if not names:
+        section.body = _note("No noise level functions in this report.")
+        return section
+    colors = _colors(data)
+    fig = _figure_with_legend_room(names)
+    axes = fig.subplots(1, 3, sharey=True)
+    for c, ax in enumerate(axes):
+        for name in names:
+            nlf = data.nlf[name]
+            ax.plot(nlf.intensity[c], nlf.std[c], label=name, **_line_style(name, colors))
+        ax.set_title(CHANNEL_NAMES[c])
+        ax.set_xlabel("clean intensity")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("noise std")
+    _figure_legend(fig, names)
+    section.body = (
+        '<p class="legend">Standard deviation of the noise (noisy − clean) per bin of clean intensity, per channel; '
+        "real noise in thick black.</p>" + _img_of_figure(fig, "noise level function per channel")
+    )
+    return section
+
+
+def _noise_distribution_section(data: ReportData) -> Section:
+    section = Section("noise", "Noise histograms and power spectra", "")
+    parts = []
+    names = _curve_names(data, data.noise_samples)
+    if names:
+        parts.append(_histogram_figure(data, names))
+    else:
+        parts.append(_note("No noise samples in this report: no histograms."))
+    names = _curve_names(data, data.nps)
+    if names:
+        parts.append(_spectrum_figure(data, names))
+    else:
+        parts.append(_note("No noise power spectra in this report."))
+    section.body = "\n".join(parts)
+    return section
+
+
+def _histogram_figure(data: ReportData, names: list[str]) -> str:
+    samples = {n: np.asarray(data.noise_samples[n], dtype=np.float64).ravel() for n in names}
+    samples = {n: s[np.isfinite(s)] for n, s in samples.items()}
+    spread = {n: float(np.percentile(np.abs(s), 99.9)) for n, s in samples.items() if s.size}
+    if not spread:
+        return _note("The noise samples are empty: no histograms.")
+    # The real noise sets the range (a wild model must not squash it); 8-bit steps stay whole bins.
+    limit = 1.5 * spread["real"] if "real" in spread else max(spread.values())
+    limit = max(limit, 2.0 / 255.0)
+    levels = max(1, math.ceil(2.0 * limit / 80.0 * 255.0))
+    levels += 1 - levels % 2  # odd: every multiple of 1/255 falls inside a bin, never on an edge
+    step = levels / 255.0
+    half = math.ceil(limit / step)
+    edges = (np.arange(-half, half + 2) - 0.5) * step
+    colors = _colors(data)
+    fig = _figure_with_legend_room(names)
+    axes = fig.subplots(1, 2)
+    for name in names:
+        counts, _ = np.histogram(samples[name], bins=edges)
+        density = counts / max(samples[name].size, 1) / step
+        style = {k: v for k, v in _line_style(name, colors).items() if k not in ("marker", "markersize")}
+        for ax in axes:
+            ax.stairs(density, edges, label=name, **style)
+    axes[1].set_yscale("log")
+    for ax, scale in zip(axes, ("linear", "log")):
+        ax.set_xlabel("noise (noisy − clean)")
+        ax.set_ylabel(f"density ({scale})")
+        ax.grid(alpha=0.3)
+    _figure_legend(fig, names)
+    return (
+        f'<p class="legend">Histograms of the noise values, all with the same {len(edges) - 1} bins of width '
+        f"{levels}/255 over ±{edges[-1]:.3f}; density over all samples (values outside the range count in the "
+        "total but are not drawn).</p>" + _img_of_figure(fig, "noise histograms")
+    )
+
+
+def _spectrum_figure(data: ReportData, names: list[str]) -> str:
+    colors = _colors(data)
+    channels = min(data.nps[n].power.shape[0] for n in names)
+    titles = CHANNEL_NAMES if channels == 3 else ("luminance",)
+    fig = _figure_with_legend_room(names)
+    axes = fig.subplots(1, len(titles), sharey=True, squeeze=False)[0]
+    for c, ax in enumerate(axes):
+        for name in names:
+            spectrum = data.nps[name]
+            power = np.where(spectrum.power[c] > 0, spectrum.power[c], np.nan)
+            ax.plot(spectrum.frequency, power, label=name, **_line_style(name, colors))
+        ax.set_yscale("log")
+        ax.set_title(titles[c])
+        ax.set_xlabel("frequency (cycles / pixel)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("noise power")
+    _figure_legend(fig, names)
+    return (
+        '<p class="legend">Radially averaged noise power spectrum (white noise of variance v is flat at v; '
+        "the first bin includes the noise mean).</p>" + _img_of_figure(fig, "noise power spectra")
+    )
+
+
+def _curve_names(data: ReportData, available: dict) -> list[str]:
+    """Real first (drawn as the reference), then the models in report order."""
+    names = [n for n in _ordered(data.model_order, available) if n not in REFERENCE_ROWS]
+    return (["real"] if "real" in available else []) + names
+
+
+def _colors(data: ReportData) -> dict[str, object]:
+    palette = matplotlib.colormaps["tab10"].colors
+    everything = [*data.model_order, *data.crops, *data.nlf, *data.nps, *data.noise_samples, *data.denoised]
+    models = [n for n in dict.fromkeys(everything) if n not in (*REFERENCE_ROWS, "clean")]
+    return {n: palette[i % len(palette)] for i, n in enumerate(models)}
+
+
+def _line_style(name: str, colors: dict[str, object]) -> dict:
+    if name == "real":
+        return {"color": "black", "linewidth": 2.8, "zorder": 5}
+    index = list(colors).index(name) if name in colors else 0
+    return {
+        "color": colors.get(name, "gray"),
+        "linewidth": 1.4,
+        "linestyle": "-" if index < 10 else "--",
+        "marker": "o",
+        "markersize": 2.5,
+    }
+
+
+def _legend_columns(names: Sequence[str]) -> int:
+    longest = max(len(n) for n in names)
+    return max(1, min(len(names), LEGEND_WIDTH_CHARS // (longest + 6)))
+
+
+def _figure_with_legend_room(names: Sequence[str]) -> Figure:
+    rows = math.ceil(len(names) / _legend_columns(names))
+    return Figure(figsize=(FIGURE_WIDTH_IN, 3.0 + 0.25 * rows), dpi=FIGURE_DPI, layout="constrained")
+
+
+def _figure_legend(fig: Figure, names: Sequence[str]) -> None:
+    fig.legend(
+        *fig.axes[0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=_legend_columns(names),
+        frameon=False,
+    )
+
+
+# --------------------------------------------------------------------------- training curves
+def _curves_section(data: ReportData) -> Section:
+    section = Section("curves", "Training curves", "")
+    if not data.curves:
+        section.body = _note("No training curves in this report.")
+        return section
+    runs = sorted(data.curves, key=lambda name: not name.startswith("senmvae"))  # stable: SeNM-VAE runs first
+    parts = []
+    for run in runs:
+        figure = _curve_figure(run, data.curves[run])
+        parts.append(f"<h3>{_esc(run)}</h3>" + (figure or _note(f"No logged values for {run}.")))
+    section.body = "\n".join(parts)
+    return section
+
+
+def _curve_figure(run: str, curves: dict[str, Iterable[float]]) -> str | None:
+    series = {k: np.asarray(list(v), dtype=np.float64) for k, v in curves.items() if k != "step"}
+    series = {k: v for k, v in series.items() if np.isfinite(v).any()}
+    if not series:
+        return None
+    step = np.asarray(list(curves.get("step", [])), dtype=np.float64)
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, 3.0), dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.subplots()
+    for name, values in series.items():
+        x = step[: len(values)] if step.size else np.arange(len(values), dtype=np.float64)
+        ax.plot(x, values[: len(x)], label=name, linewidth=1.2)
+    finite = np.concatenate([v[np.isfinite(v)] for v in series.values()])
+    positive = bool((finite > 0).all())
+    if positive:
+        ax.set_yscale("log")
+    ax.set_xlabel("step" if step.size else "logged row")
+    ax.set_ylabel("value (log)" if positive else "value")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return _img_of_figure(fig, f"training curves of {run}")
+
+
+# --------------------------------------------------------------------------- helpers
+def _ordered(order: Sequence[str], available: Iterable[str]) -> list[str]:
+    """Names of ``available`` in ``order``; names not listed in ``order`` follow in their own order."""
+    available = list(available)
+    return [n for n in order if n in available] + [n for n in available if n not in order]
+
+
+def _img_of_figure(fig: Figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return f'<img class="figure" src="{_data_uri(buffer.getvalue())}" alt="{_esc(alt)}">'
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _breakable(name: str) -> str:
+    """Escaped name that may wrap after its underscores (long metric and model names in narrow headers)."""
+    return "_<wbr>".join(_esc(part) for part in name.split("_"))
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_esc(text)}</p>'
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_finite(value: object) -> bool:
+    return _is_number(value) and math.isfinite(float(value))
+
+
+def _format_scalar(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if _is_number(value):
+        v = float(value)
+        if math.isnan(v):
+            return "–"
+        if math.isinf(v):
+            return "∞" if v > 0 else "−∞"
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v)}"
+        return f"{v:.1f}" if abs(v) >= 1000 else f"{v:.4g}"
+    if isinstance(value, (list, tuple)) and not value:
+        return "(empty)"
+    if isinstance(value, (list, tuple)):
+        text = (
+            ", ".join(_format_scalar(v) for v in value)
+            if all(not isinstance(v, (dict, list)) for v in value)
+            else json.dumps(value)
+        )
+        return text if len(text) <= 160 else text[:157] + "…"
+    if isinstance(value, dict):
+        return "{}" if not value else json.dumps(value, default=str)[:160]
+    return str(value)
