@@ -1,5 +1,6 @@
-"""Small datasets, configs and batches shared by the training tests."""
+"""Small datasets, configs, batches and state comparisons shared by the training tests."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,24 @@ from senmvae.data.io import write_image
 from senmvae.train.config import TrainConfig, resolve_config
 
 SCENES = 12
+ROOT = Path(__file__).resolve().parents[2]
+SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+
+
+def tensors(state, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor of a nested trainer state (weights, EMA, optimizer moments), by path."""
+    if isinstance(state, torch.Tensor):
+        return {prefix: state}
+    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, list) else []
+    out = {}
+    for key, value in items:
+        out.update(tensors(value, f"{prefix}.{key}"))
+    return out
+
+
+def learned_state(trainer_state: dict) -> dict[str, torch.Tensor]:
+    parts = ("model", "discriminator", "ema", "optimizer", "discriminator_optimizer")
+    return {k: v for part in parts for k, v in tensors(trainer_state[part], part).items()}
 
 
 def write_pairs(root: Path, scenes: int = SCENES, size: int = 40, seed: int = 0) -> Path:

@@ -16,26 +16,7 @@ from senmvae.train.checkpoint import load_checkpoint, step_checkpoints, step_pat
 from senmvae.train.config import TrainConfig
 from senmvae.train.metrics import read_metrics
 from senmvae.train.run import resume_run, start_run
-from tests.train.helpers import TINY_DATA, tiny_config
-
-ROOT = Path(__file__).resolve().parents[2]
-SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-
-
-def tensors(state, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Every tensor of a nested trainer state (weights, EMA, optimizer moments), by path."""
-    if isinstance(state, torch.Tensor):
-        return {prefix: state}
-    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, list) else []
-    out = {}
-    for key, value in items:
-        out.update(tensors(value, f"{prefix}.{key}"))
-    return out
-
-
-def learned_state(trainer_state: dict) -> dict[str, torch.Tensor]:
-    parts = ("model", "discriminator", "ema", "optimizer", "discriminator_optimizer")
-    return {k: v for part in parts for k, v in tensors(trainer_state[part], part).items()}
+from tests.train.helpers import SUBPROCESS_ENV, TINY_DATA, learned_state, tiny_config
 
 
 def assert_equal_states(a: dict, b: dict) -> None:

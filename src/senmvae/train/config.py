@@ -71,10 +71,15 @@ class ScheduleConfig(Config):
     steps: int = 300_000
     milestones: tuple[int, ...] = (150_000, 225_000, 270_000, 285_000)
     gamma: float = 0.5
+    # Stop earlier once this much wall-clock time has passed in this invocation (checkpointed
+    # and exported like a finished run); None: run all the steps.
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ConfigError(f"schedule.steps must be >= 1, got {self.steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"schedule.max_minutes must be positive, got {self.max_minutes}")
         if list(self.milestones) != sorted(self.milestones):
             raise ConfigError(f"schedule.milestones must be increasing, got {self.milestones}")
 

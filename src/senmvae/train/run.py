@@ -147,9 +147,17 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
         pin_memory=device.type == "cuda",
     )
     total = cfg.schedule.steps
+    deadline = time.perf_counter() + 60.0 * cfg.schedule.max_minutes if cfg.schedule.max_minutes else None
+
+    def out_of_time() -> bool:
+        # Collective under DDP, so every process stops at the same step.
+        return deadline is not None and trainer.any_process(main and time.perf_counter() >= deadline)
+
     if not main:
         for batch in itertools.islice(loader, total - trainer.step):
             trainer.training_step(batch)
+            if out_of_time():
+                break
         return trainer
 
     validation = None
@@ -174,7 +182,9 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
             window.append(trainer.training_step(batch))
             step = trainer.step
             bar.update(1)
-            if step % cfg.logging.every == 0 or step == total:
+            stopping = out_of_time()
+            last = step == total or stopping
+            if step % cfg.logging.every == 0 or last:
                 now = time.perf_counter()
                 values = mean_statistics(window)
                 values.update({f"total_skipped_{k}": v for k, v in trainer.skipped.items()})
@@ -182,10 +192,13 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
                 log.write(step, "train", values)
                 bar.set_postfix({k: f"{values[k]:.4g}" for k in PROGRESS_KEYS if k in values}, refresh=False)
                 window, tick = [], now
-            if validation is not None and (step % cfg.validation.every == 0 or step == total):
+            if validation is not None and (step % cfg.validation.every == 0 or last):
                 _validate(trainer, validation, run_dir, log)
-            if step % cfg.checkpoint.every == 0 or step == total:
+            if step % cfg.checkpoint.every == 0 or last:
                 _checkpoint(trainer, run_dir)
+            if stopping:
+                tqdm.write(f"schedule.max_minutes ({cfg.schedule.max_minutes:g}) reached: stopped at step {step}")
+                break
     finally:
         bar.close()
         log.close()

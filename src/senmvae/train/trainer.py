@@ -163,7 +163,7 @@ class Trainer:
             return module.no_sync()
         return contextlib.nullcontext()
 
-    def _any_process(self, flag: bool) -> bool:
+    def any_process(self, flag: bool) -> bool:
         if self.world_size == 1:
             return flag
         t = torch.tensor([float(flag)], device=self.device)
@@ -208,7 +208,7 @@ class Trainer:
             fakes.append((chunk["noisy"][rows], out.forward.recon_noisy.detach()))
 
         grad_norm = float(nn.utils.clip_grad_norm_(self._vae_parameters, cfg.grad_clip))
-        nonfinite = self._any_process(not finite) or not math.isfinite(grad_norm)
+        nonfinite = self.any_process(not finite) or not math.isfinite(grad_norm)
         too_large = not nonfinite and cfg.skip_grad_norm is not None and grad_norm >= cfg.skip_grad_norm
         if nonfinite or too_large:
             self.optimizer.zero_grad(set_to_none=True)
@@ -267,11 +267,11 @@ class Trainer:
             if weight:
                 losses.append(float(loss.detach()))
                 finite &= math.isfinite(losses[-1])
-        if not self._any_process(bool(losses)):  # no noisy image in the whole batch
+        if not self.any_process(bool(losses)):  # no noisy image in the whole batch
             self.discriminator_optimizer.zero_grad(set_to_none=True)
             return {}
         grad_norm = float(nn.utils.clip_grad_norm_(self.discriminator.parameters(), math.inf))
-        skipped = self._any_process(not finite) or not math.isfinite(grad_norm)
+        skipped = self.any_process(not finite) or not math.isfinite(grad_norm)
         if skipped:
             self.discriminator_optimizer.zero_grad(set_to_none=True)
             self.skipped["discriminator"] += 1
