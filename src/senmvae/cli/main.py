@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "senmvae.cli.data",
     "senmvae.cli.train",
     "senmvae.cli.synthesize",
+    "senmvae.cli.benchmark",
 ]
 
 

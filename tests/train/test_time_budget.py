@@ -1,0 +1,16 @@
+import json
+
+from senmvae.model.io import read_metadata
+from senmvae.train.checkpoint import latest_checkpoint
+from senmvae.train.run import start_run
+from tests.train.helpers import tiny_config
+
+
+def test_max_minutes_stops_early_with_a_checkpoint_and_exported_model(tmp_path, pairs_dir):
+    cfg = tiny_config(pairs_dir, "schedule.steps=100000", "schedule.max_minutes=0.002", "checkpoint.every=100000")
+    trainer = start_run(cfg, tmp_path / "run")
+    assert 0 < trainer.step < 100000
+    assert latest_checkpoint(tmp_path / "run")["step"] == trainer.step
+    assert read_metadata(tmp_path / "run" / "model.safetensors")["step"] == str(trainer.step)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == trainer.step
