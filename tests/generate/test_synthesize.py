@@ -137,6 +137,7 @@ def test_shards_split_the_work_and_together_make_the_whole(run_dir, clean_dir, t
     assert [(p["noisy"], p["level"]) for p in manifests[0]] == [(p["noisy"], p["level"]) for p in manifests[1]]
 
 
+@pytest.mark.slow
 def test_torchrun_processes_take_disjoint_shards(run_dir, clean_dir, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

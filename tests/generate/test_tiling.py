@@ -2,25 +2,33 @@ import pytest
 import torch
 
 from senmvae.errors import UserError
-from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_starts, tile_weights
+from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_layout, tile_weights
 
 
-@pytest.mark.parametrize(
-    "length,tile,overlap",
-    [(100, 200, 16), (128, 64, 16), (120, 64, 32), (200, 64, 16), (66, 64, 32), (64 * 5, 64, 0), (1000, 256, 64)],
-)
-def test_weights_partition_unity(length, tile, overlap):
-    total = torch.zeros(length, dtype=torch.float64)
-    for start, weight in tile_weights(length, tile, overlap):
-        assert len(weight) == min(tile, length) and start + len(weight) <= length
-        total[start : start + len(weight)] += weight.double()
-    torch.testing.assert_close(total, torch.ones(length, dtype=torch.float64), atol=1e-6, rtol=0)
+@pytest.mark.parametrize("tile,overlap,multiple", [(64, 16, 1), (64, 32, 2), (96, 16, 4), (512, 64, 2), (40, 0, 4)])
+def test_layouts_overlap_enough_and_weights_partition_unity(tile, overlap, multiple):
+    for length in range(multiple, 700, multiple):
+        size, starts = tile_layout(length, tile, overlap, multiple)
+        assert size <= tile and size % multiple == 0 and all(s % multiple == 0 for s in starts)
+        assert starts[0] == 0 and starts[-1] + size == length
+        assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))
+        if length > tile:  # the fewest tiles that can overlap by `overlap`
+            assert (len(starts) - 2) * (tile - overlap) + tile < length
+        total = torch.zeros(length, dtype=torch.float64)
+        for start, weight in tile_weights(length, tile, overlap, multiple):
+            total[start : start + len(weight)] += weight.double()
+            if overlap and start > 0:
+                assert torch.all(weight[: overlap // 4] == 0)
+            if overlap and start + len(weight) < length:
+                assert torch.all(weight[len(weight) - overlap // 4 :] == 0)
+        torch.testing.assert_close(total, torch.ones(length, dtype=torch.float64), atol=1e-6, rtol=0)
 
 
-def test_tiles_cover_the_axis_with_the_requested_overlap_and_end_flush():
-    assert tile_starts(200, 64, 16) == [0, 48, 96, 136]
-    assert tile_starts(64, 64, 16) == [0]
-    assert tile_starts(112, 64, 16) == [0, 48]
+def test_tiles_are_even_and_no_larger_than_needed():
+    assert tile_layout(200, 64, 16) == (62, [0, 46, 92, 138])
+    assert tile_layout(64, 64, 16) == (64, [0])
+    # 1024 in tiles of at most 512 overlapping by 64: three tiles of 384, not three of 512
+    assert tile_layout(1024, 512, 64, 2) == (384, [0, 320, 640])
 
 
 def test_a_tile_contributes_nothing_near_its_inner_edges():

@@ -11,6 +11,7 @@ generator, never on batch composition or tiling.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from senmvae.generate.base import NoiseSource
 from senmvae.generate.folders import images_in_folder
 from senmvae.generate.latents import LatentField, field_supply, generation_pass
 from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_policy, level_of_sequence, measure_level
-from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_starts, tile_weights
+from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator
 from senmvae.model.io import load_model
 from senmvae.model.network import SeNMVAE
@@ -98,6 +99,12 @@ def _row_generators(generator: Generator, rows: int) -> list[torch.Generator | N
     if len(generators) != rows:
         raise ValueError(f"got {len(generators)} generators for a batch of {rows}")
     return generators
+
+
+def _cover(length: int, size: int) -> list[int]:
+    """Starts of the fewest ``size`` windows covering ``length``, evenly spread."""
+    count = math.ceil(length / size)
+    return [i * (length - size) // max(count - 1, 1) for i in range(count)]
 
 
 def _key(generator: torch.Generator | None) -> int:
@@ -271,12 +278,12 @@ class NoiseModel(NoiseSource):
         fields = [LatentField(k) for k in keys]
         level = torch.tensor(levels, dtype=torch.float32, device=self.device)
         height, width = padded.shape[-2:]
-        tile, overlap = self.tile_size, self.tile_overlap
+        tile, overlap, multiple = self.tile_size, self.tile_overlap, self.network.config.size_multiple
         if height <= tile and width <= tile:
             return self._pass(padded, level, temperature, field_supply(fields, 0, 0, height))
         out = torch.zeros_like(padded)
-        for top, weight_y in tile_weights(height, tile, overlap):
-            for left, weight_x in tile_weights(width, tile, overlap):
+        for top, weight_y in tile_weights(height, tile, overlap, multiple):
+            for left, weight_x in tile_weights(width, tile, overlap, multiple):
                 part = padded[..., top : top + len(weight_y), left : left + len(weight_x)]
                 noisy = self._pass(part, level, temperature, field_supply(fields, top, left, part.shape[-2]))
                 weight = (weight_y[:, None] * weight_x[None, :]).to(self.device)
@@ -286,7 +293,8 @@ class NoiseModel(NoiseSource):
     # ------------------------------------------------------------------ levels from references
     def predict_level(self, noisy: ImageLike | str | Path, patch_size: int = 64) -> float:
         """The level predictor's estimate for one noisy image: the mean of its predictions on
-        non-overlapping ``patch_size`` crops (the predictor was trained on small crops)."""
+        ``patch_size`` crops that cover the image, spread evenly (the predictor was trained on
+        small crops); a side shorter than ``patch_size`` is taken whole."""
         self._require_predictor()
         image = _Batch(read_image(noisy) if isinstance(noisy, (str, Path)) else noisy).tensor
         if image.shape[0] != 1:
@@ -295,8 +303,8 @@ class NoiseModel(NoiseSource):
         size_y, size_x = min(patch_size, height), min(patch_size, width)
         patches = [
             image[0, :, top : top + size_y, left : left + size_x]
-            for top in tile_starts(height, size_y, 0)
-            for left in tile_starts(width, size_x, 0)
+            for top in _cover(height, size_y)
+            for left in _cover(width, size_x)
         ]
         predictions = []
         with self._inference():

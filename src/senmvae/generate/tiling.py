@@ -1,11 +1,12 @@
 """Overlapping tiles and their blending weights.
 
-Along each axis, tiles of ``tile`` pixels start every ``tile - overlap`` pixels, the last one
-flush with the end. Between two neighbouring tiles the weight passes from one to the other
-along a raised-cosine ramp ``overlap / 2`` pixels wide, centred in their common band, so
-that each tile contributes nothing within ``overlap / 4`` pixels of its own inner edges
-(where its convolutions saw zero padding instead of the neighbouring image), and the weights
-of all tiles sum to exactly 1 at every pixel.
+Along each axis, an image longer than ``tile`` is covered by the fewest tiles that overlap
+by at least ``overlap``, all of one size (at most ``tile``, as small as that allows) and
+spread evenly, with starts on multiples of the model's size multiple. Between two
+neighbouring tiles the weight passes from one to the other along a raised-cosine ramp
+``overlap / 2`` pixels wide, centred in their common band, so that a tile contributes
+nothing within ``overlap / 4`` pixels of its own inner edges (where its convolutions saw
+zero padding instead of the neighbouring image); the weights sum to 1 at every pixel.
 """
 
 from __future__ import annotations
@@ -37,11 +38,18 @@ def check_tiling(tile: int, overlap: int, multiple: int) -> None:
         raise UserError(f"tile overlap {overlap} must be at most half the tile size {tile}")
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start of every tile along an axis of ``length`` pixels (one tile when it fits)."""
+def tile_layout(length: int, tile: int, overlap: int, multiple: int = 1) -> tuple[int, list[int]]:
+    """(tile size, starts) along an axis of ``length`` pixels, a multiple of ``multiple``
+    (as are ``tile`` and ``overlap``); one tile of the whole length when it fits."""
     if length <= tile:
-        return [0]
-    return list(range(0, length - tile, tile - overlap)) + [length - tile]
+        return length, [0]
+    units, size_max, lap = length // multiple, tile // multiple, overlap // multiple
+    count = math.ceil((units - lap) / (size_max - lap))
+    size = math.ceil((units + (count - 1) * lap) / count)
+    # floor of evenly spaced starts: every gap is at most ceil((units - size) / (count - 1)),
+    # which is at most size - lap, so neighbours overlap by at least ``overlap``
+    starts = [i * (units - size) // (count - 1) for i in range(count)]
+    return size * multiple, [start * multiple for start in starts]
 
 
 def _ramp(positions: torch.Tensor, centre: float, width: float) -> torch.Tensor:
@@ -52,11 +60,11 @@ def _ramp(positions: torch.Tensor, centre: float, width: float) -> torch.Tensor:
     return 0.5 - 0.5 * torch.cos(math.pi * t)
 
 
-def tile_weights(length: int, tile: int, overlap: int) -> list[tuple[int, torch.Tensor]]:
+def tile_weights(length: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, torch.Tensor]]:
     """(start, weights) of every tile along an axis; the weights sum to 1 at every pixel."""
-    starts = tile_starts(length, tile, overlap)
-    size = min(tile, length)
+    size, starts = tile_layout(length, tile, overlap, multiple)
     tiles = []
+    total = torch.zeros(length, dtype=torch.float64)
     for i, start in enumerate(starts):
         centres = torch.arange(start, start + size, dtype=torch.float64) + 0.5
         weight = torch.ones(size, dtype=torch.float64)
@@ -64,5 +72,7 @@ def tile_weights(length: int, tile: int, overlap: int) -> list[tuple[int, torch.
             weight = weight * _ramp(centres, (start + starts[i - 1] + size) / 2, overlap / 2)
         if i < len(starts) - 1:
             weight = weight * (1 - _ramp(centres, (starts[i + 1] + start + size) / 2, overlap / 2))
-        tiles.append((start, weight.float()))
-    return tiles
+        tiles.append((start, weight))
+        total[start : start + size] += weight
+    # the ramps already sum to 1; dividing makes it exact in floating point
+    return [(start, (weight / total[start : start + size]).float()) for start, weight in tiles]
