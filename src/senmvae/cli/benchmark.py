@@ -10,7 +10,10 @@ from senmvae.benchmark.run import markdown_table
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: float) -> None:
-    parser.add_argument("--train", default="default", metavar="SPEC", help="training data (default: the embedded set)")
+    parser.add_argument(
+        "--train", "--data", dest="train", default="default", metavar="SPEC",
+        help="training data: a dataset folder (e.g. ../shared/data/polyu), manifest, YAML spec or 'default' (the embedded set)",
+    )
     parser.add_argument("--eval", default=None, metavar="SPEC", help="evaluation pairs (default: held-out scenes of --train)")
     parser.add_argument("--paired", type=int, default=10, metavar="N", help="pairs kept paired when splitting (default 10)")
     parser.add_argument("--budget", type=float, default=default_budget, metavar="MINUTES", help=f"wall-clock budget (default {default_budget:g})")

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "senmvae.cli.train",
     "senmvae.cli.synthesize",
     "senmvae.cli.benchmark",
+    "senmvae.cli.demo",
 ]
 
 
