@@ -87,6 +87,13 @@ class DnCNN(nn.Module):
             layers.append(nn.ReLU())
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(config.width, io_channels, 3, padding=1, bias=config.bias)
+        for layer in self.body:
+            if isinstance(layer, nn.Conv2d):
+                # He init keeps the ReLU activations at scale through depth; PyTorch's default
+                # shrinks them about threefold per layer, which stalls a deep DnCNN without BN.
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
         if config.residual:
             nn.init.zeros_(self.head.weight)
             if self.head.bias is not None:

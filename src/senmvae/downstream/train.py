@@ -16,13 +16,17 @@ from senmvae.downstream.dncnn import DnCNN, DnCNNConfig
 
 @dataclass
 class TrainingHistory:
-    """Loss and learning rate at every logged step; ``steps`` and ``wall_s`` of the whole run."""
+    """Loss and learning rate at every logged step; steps, wall-clock and CPU seconds of the whole run.
+
+    ``cpu_s`` (process CPU time, all threads) is the steadier cost measure on a shared machine.
+    """
 
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     steps: int = 0
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     stopped_by_time: bool = False
 
 
@@ -57,7 +61,7 @@ def train_denoiser(
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas))
     history = TrainingHistory()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.train()
     bar = tqdm(range(config.steps), desc="denoiser", unit="step", disable=not progress, leave=False)
     for step in bar:
@@ -83,5 +87,6 @@ def train_denoiser(
             history.lr.append(lr)
             bar.set_postfix(loss=f"{history.loss[-1]:.2e}")
     history.wall_s = time.perf_counter() - start
+    history.cpu_s = time.process_time() - cpu_start
     model.eval()
     return model, history
