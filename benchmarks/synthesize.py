@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     for preset in presets:
         for size in args.sizes:
             cmd = [sys.executable, __file__, *passthrough, "--case", preset, str(size)]
-            done = subprocess.run(cmd, capture_output=True, text=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(f"{preset:<8} {size:>6} failed: {done.stderr.strip().splitlines()[-1:]}")
                 continue
@@ -123,8 +123,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['mp_per_cpu_s']:>9.4f} {r['peak_mib']:>9.0f} {r['rss_before_mib']:>7.0f}",
                 flush=True,
             )
-    print(f"device {args.device}; memory: peak RSS of the process (CPU) or peak CUDA allocation; "
-          f"'before': RSS after loading and warm-up; tiles of {args.tile_size or 'default'} px")
+    print(
+        f"device {args.device}; memory: peak RSS of the process (CPU) or peak CUDA allocation; "
+        f"'before': RSS after loading and warm-up; tiles of {args.tile_size or 'default'} px"
+    )
 
 
 if __name__ == "__main__":

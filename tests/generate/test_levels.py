@@ -93,3 +93,9 @@ def test_level_of_sequence_broadcasts_one_value():
     assert level_of_sequence([0.01, 0.02], 2) == pytest.approx([0.01, 0.02])
     with pytest.raises(UserError, match="one per image"):
         level_of_sequence([0.01, 0.02], 3)
+
+
+def test_long_choices_are_described_briefly_but_distinctly():
+    many = ChoiceLevel(tuple(0.01 + 0.001 * i for i in range(50)))
+    other = ChoiceLevel(tuple(0.01 + 0.001 * i for i in range(49)) + (0.5,))
+    assert len(many.describe()) < 200 and many.describe() != other.describe()

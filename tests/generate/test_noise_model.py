@@ -157,7 +157,9 @@ TILE, OVERLAP, SEEDS = 64, 32, list(range(8))
 
 def test_noise_statistics_in_tile_border_bands_match_the_interior(net):
     clean = torch.full((len(SEEDS), 3, 160, 160), 0.5)
-    tiled = NoiseModel(net, level=0.05, tile_size=TILE, tile_overlap=OVERLAP).sample(clean, generator=generators(*SEEDS))
+    tiled = NoiseModel(net, level=0.05, tile_size=TILE, tile_overlap=OVERLAP).sample(
+        clean, generator=generators(*SEEDS)
+    )
     band, interior = band_masks(160, 160, TILE, OVERLAP)
     assert band.sum() > 5000 and interior.sum() > 2000
     ratio, shift = band_statistics(tiled, band, interior)

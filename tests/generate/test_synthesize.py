@@ -28,8 +28,25 @@ def clean_dir(tmp_path):
 
 
 def synthesize(model, clean, out, *extra):
-    code = main(["synthesize", "--model", str(model), "--input", str(clean), "--output", str(out), "--no-progress",
-                 "--device", "cpu", "--tile-size", "64", "--tile-overlap", "16", *extra])
+    code = main(
+        [
+            "synthesize",
+            "--model",
+            str(model),
+            "--input",
+            str(clean),
+            "--output",
+            str(out),
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--tile-size",
+            "64",
+            "--tile-overlap",
+            "16",
+            *extra,
+        ]
+    )
     assert code == 0
     return out
 
@@ -91,8 +108,28 @@ def test_an_interrupted_run_resumes_without_truncated_files(run_dir, clean_dir, 
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", interrupted)
-    assert main(["synthesize", "--model", str(run_dir), "--input", str(clean_dir), "--output", str(out),
-                 "--no-progress", "--device", "cpu", "--tile-size", "64", "--tile-overlap", "16", "--exact"]) == 130
+    assert (
+        main(
+            [
+                "synthesize",
+                "--model",
+                str(run_dir),
+                "--input",
+                str(clean_dir),
+                "--output",
+                str(out),
+                "--no-progress",
+                "--device",
+                "cpu",
+                "--tile-size",
+                "64",
+                "--tile-overlap",
+                "16",
+                "--exact",
+            ]
+        )
+        == 130
+    )
     monkeypatch.setattr(os, "replace", real_replace)
     partial = outputs(out)
     assert len(partial) == 2 and not (out / "pairs.json").exists()
@@ -110,8 +147,24 @@ def test_an_interrupted_run_resumes_without_truncated_files(run_dir, clean_dir, 
 def test_changed_settings_are_refused_unless_overwriting(run_dir, clean_dir, tmp_path, capsys):
     out = synthesize(run_dir, clean_dir, tmp_path / "out", "--level", "0.02")
     first = outputs(out)
-    code = main(["synthesize", "--model", str(run_dir), "--input", str(clean_dir), "--output", str(out),
-                 "--level", "0.05", "--no-progress", "--tile-size", "64", "--tile-overlap", "16"])
+    code = main(
+        [
+            "synthesize",
+            "--model",
+            str(run_dir),
+            "--input",
+            str(clean_dir),
+            "--output",
+            str(out),
+            "--level",
+            "0.05",
+            "--no-progress",
+            "--tile-size",
+            "64",
+            "--tile-overlap",
+            "16",
+        ]
+    )
     assert code == 2 and "'fixed 0.02' then, 'fixed 0.05' now" in capsys.readouterr().err
     synthesize(run_dir, clean_dir, out, "--level", "0.02", "--seed", "1", "--overwrite")
     second = outputs(out)
@@ -141,10 +194,31 @@ def test_shards_split_the_work_and_together_make_the_whole(run_dir, clean_dir, t
 def test_torchrun_processes_take_disjoint_shards(run_dir, clean_dir, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
-           "senmvae.cli.main", "synthesize", "--model", str(run_dir), "--input", str(clean_dir), "--output", str(out),
-           "--device", "cpu", "--no-progress", "--tile-size", "64", "--tile-overlap", "16"]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "senmvae.cli.main",
+        "synthesize",
+        "--model",
+        str(run_dir),
+        "--input",
+        str(clean_dir),
+        "--output",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--tile-size",
+        "64",
+        "--tile-overlap",
+        "16",
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "process 0 of 2" in result.stdout and "process 1 of 2" in result.stdout
     counts = sorted(int(line.split("wrote ")[1].split()[0]) for line in result.stdout.splitlines() if "wrote" in line)
@@ -168,8 +242,11 @@ def test_reference_level_options(run_dir, clean_dir, tmp_path):
     write_image(tmp_path / "target" / "a.png", noisy)
     model = NoiseModel.load(run_dir)
     for option, value, expected in [
-        ("--level-from-pair", [tmp_path / "ref_noisy.png", tmp_path / "ref_clean.png"],
-         model.level_of_pair(tmp_path / "ref_noisy.png", tmp_path / "ref_clean.png").std),
+        (
+            "--level-from-pair",
+            [tmp_path / "ref_noisy.png", tmp_path / "ref_clean.png"],
+            model.level_of_pair(tmp_path / "ref_noisy.png", tmp_path / "ref_clean.png").std,
+        ),
         ("--level-from-noisy", [tmp_path / "ref_noisy.png"], model.level_of_noisy(tmp_path / "ref_noisy.png").std),
         ("--level-from-folder", [tmp_path / "target"], model.levels_of_folder(tmp_path / "target").values[0]),
     ]:
@@ -183,8 +260,19 @@ def test_official_checkpoint_synthesizes_a_folder(clean_dir, tmp_path, capsys):
     out = synthesize(checkpoint, clean_dir, tmp_path / "out", "--level", "0.03")
     files = outputs(out)
     assert len(files) == 6 and np.abs(files["img0.png"] - read_image(clean_dir / "img0.png")).std() > 0.01
-    code = main(["synthesize", "--model", str(checkpoint), "--input", str(clean_dir), "--output",
-                 str(tmp_path / "x"), "--level-from-noisy", str(clean_dir / "img0.png")])
+    code = main(
+        [
+            "synthesize",
+            "--model",
+            str(checkpoint),
+            "--input",
+            str(clean_dir),
+            "--output",
+            str(tmp_path / "x"),
+            "--level-from-noisy",
+            str(clean_dir / "img0.png"),
+        ]
+    )
     assert code == 2 and "no noise-level predictor" in capsys.readouterr().err
 
 

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 
@@ -11,7 +13,7 @@ def test_layouts_overlap_enough_and_weights_partition_unity(tile, overlap, multi
         size, starts = tile_layout(length, tile, overlap, multiple)
         assert size <= tile and size % multiple == 0 and all(s % multiple == 0 for s in starts)
         assert starts[0] == 0 and starts[-1] + size == length
-        assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))
+        assert all(b - a <= size - overlap for a, b in itertools.pairwise(starts))
         if length > tile:  # the fewest tiles that can overlap by `overlap`
             assert (len(starts) - 2) * (tile - overlap) + tile < length
         total = torch.zeros(length, dtype=torch.float64)

@@ -79,7 +79,9 @@ class SyntheticPairs(Dataset):
         tensor = tensor.float().permute(2, 0, 1)
         height, width = tensor.shape[-2:]
         if height < self.crop or width < self.crop:
-            raise UserError(f"clean image {image.name} is {height}x{width}, smaller than the {self.crop} crop; lower crop")
+            raise UserError(
+                f"clean image {image.name} is {height}x{width}, smaller than the {self.crop} crop; lower crop"
+            )
         top = int(torch.randint(height - self.crop + 1, (), generator=generator))
         left = int(torch.randint(width - self.crop + 1, (), generator=generator))
         patch = tensor[:, top : top + self.crop, left : left + self.crop]

@@ -40,7 +40,9 @@ class LatentField:
     def __init__(self, key: int):
         self.key = int(key)
 
-    def region(self, index: int, name: str, channels: int, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    def region(
+        self, index: int, name: str, channels: int, top: int, left: int, height: int, width: int
+    ) -> torch.Tensor:
         """The (channels, height, width) noise whose top-left latent pixel is (top, left)."""
         b = self.BLOCK
         rows = range(top // b, (top + height - 1) // b + 1)

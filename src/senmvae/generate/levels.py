@@ -9,6 +9,7 @@ Policies that need the model (levels predicted from noisy images) are built by
 
 from __future__ import annotations
 
+import hashlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -106,7 +107,10 @@ class ChoiceLevel(LevelPolicy):
         return float(self.values[index])
 
     def describe(self) -> str:
-        shown = ",".join(f"{v:.6g}" for v in self.values)
+        shown = ",".join(f"{v:.6g}" for v in self.values[:8])
+        if len(self.values) > 8:
+            digest = hashlib.sha256(",".join(repr(v) for v in self.values).encode()).hexdigest()[:16]
+            shown += f",... (sha256 {digest})"
         return f"choice of {len(self.values)} ({self.origin}): {shown}"
 
 
@@ -168,8 +172,7 @@ def measure_level(noisy: np.ndarray | torch.Tensor, clean: np.ndarray | torch.Te
     clean_t = torch.as_tensor(np.asarray(clean) if not isinstance(clean, torch.Tensor) else clean)
     if noisy_t.shape != clean_t.shape:
         raise UserError(
-            f"a reference pair must have equal sizes, got noisy {tuple(noisy_t.shape)} and clean "
-            f"{tuple(clean_t.shape)}"
+            f"a reference pair must have equal sizes, got noisy {tuple(noisy_t.shape)} and clean {tuple(clean_t.shape)}"
         )
     return float((noisy_t.double() - clean_t.double()).flatten().std())
 

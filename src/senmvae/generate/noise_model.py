@@ -80,7 +80,9 @@ class _Batch:
             self.device = image.device
             self.tensor = (image[None] if self.single else image).float()
         else:
-            raise UserError(f"cannot make noise for a {type(image).__name__}; pass a torch tensor, numpy array or PIL image")
+            raise UserError(
+                f"cannot make noise for a {type(image).__name__}; pass a torch tensor, numpy array or PIL image"
+            )
 
     def restore(self, noisy: torch.Tensor) -> ImageLike:
         if issubclass(self.kind, torch.Tensor):

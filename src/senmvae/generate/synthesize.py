@@ -146,7 +146,7 @@ def synthesize_folder(
     settings = {
         "input": str(input_dir.resolve()),
         "inputs_sha256": hashlib.sha256("\n".join(ref.name for ref in images).encode()).hexdigest(),
-        "model": model.source,
+        "model": str(Path(model.source).resolve()) if model.source else None,
         "model_sha256": _sha256(Path(model.source)) if model.source else None,
         "level": policy.describe(),
         "temperature": model.temperature,
