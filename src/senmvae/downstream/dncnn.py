@@ -33,15 +33,15 @@ class DnCNNConfig(Config):
     50 %, 75 % and 90 % of ``steps``), after ``warmup_steps`` of linear warm-up.
     """
 
-    depth: int = 10
-    width: int = 48
+    depth: int = 5
+    width: int = 32
     residual: bool = True
     batch_norm: bool = False
     bias: bool = True
-    unshuffle: int = 2
-    batch_size: int = 16
-    crop: int = 96
-    steps: int = 600
+    unshuffle: int = 1
+    batch_size: int = 8
+    crop: int = 64
+    steps: int = 500
     time_budget_s: float | None = None
     lr: float = 1e-3
     lr_schedule: str = "cosine"

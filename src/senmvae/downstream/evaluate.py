@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from senmvae.baselines.pairs import PairLike, load_pair
 from senmvae.downstream.dncnn import DnCNN
-from senmvae.downstream._metrics import psnr, ssim
+from senmvae.metrics import psnr, ssim
 
 # A comparison of noise models by their downstream denoisers means something only when the
 # denoiser trained on the real pairs beats the noisy input on held-out images by this much.
@@ -32,7 +32,7 @@ def denoise_image(model: DnCNN, noisy: np.ndarray) -> np.ndarray:
 
 
 def evaluate_denoiser(model: DnCNN, pairs: Sequence[PairLike]) -> dict[str, float]:
-    """Mean PSNR and SSIM (dB and [0, 1], peak 1) of the denoised noisy images against the clean ones.
+    """Mean PSNR and SSIM (:mod:`senmvae.metrics`, peak 1) of the denoised noisy images against the clean ones.
 
     ``input_psnr`` and ``input_ssim`` score the noisy images themselves, so ``psnr -
     input_psnr`` is the denoiser's gain.
@@ -41,8 +41,8 @@ def evaluate_denoiser(model: DnCNN, pairs: Sequence[PairLike]) -> dict[str, floa
     for pair in pairs:
         clean, noisy = load_pair(pair)
         denoised = denoise_image(model, noisy)
-        scores["psnr"].append(psnr(denoised, clean))
-        scores["ssim"].append(ssim(denoised, clean))
-        scores["input_psnr"].append(psnr(noisy, clean))
-        scores["input_ssim"].append(ssim(noisy, clean))
+        scores["psnr"].append(float(psnr(denoised, clean)))
+        scores["ssim"].append(float(ssim(denoised, clean)))
+        scores["input_psnr"].append(float(psnr(noisy, clean)))
+        scores["input_ssim"].append(float(ssim(noisy, clean)))
     return {name: float(np.mean(values)) for name, values in scores.items()}
