@@ -10,9 +10,8 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
-from senmvae.config import Config, ConfigError
+from senmvae.config import Config, ConfigError, read_yaml_mapping
 from senmvae.model.config import ModelConfig, model_preset
 from senmvae.model.discriminator import DiscriminatorConfig
 from senmvae.model.objective import ObjectiveConfig
@@ -227,7 +226,7 @@ def resolve_config(
     partial dict, e.g. from command-line flags), then ``key=value`` overrides."""
     cfg = train_preset(preset or "paper")
     if config_file is not None:
-        patch = _read_yaml_mapping(config_file)
+        patch = read_yaml_mapping(config_file)
         try:
             cfg = cfg.merged(patch)
         except ConfigError as err:
@@ -235,16 +234,3 @@ def resolve_config(
     if settings:
         cfg = cfg.merged(settings)
     return cfg.with_overrides(list(overrides or []))
-
-
-def _read_yaml_mapping(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return data
