@@ -313,7 +313,8 @@ class NoiseModel(NoiseSource):
             for start in range(0, len(patches), 256):
                 chunk = torch.stack(patches[start : start + 256]).to(self.device)
                 predictions.append(self.network.predict_level(chunk).float().cpu())
-        return float(torch.cat(predictions).mean())
+        # An untrained or poorly trained predictor can go below zero; a std cannot.
+        return max(0.0, float(torch.cat(predictions).mean()))
 
     def _require_predictor(self) -> None:
         if not self.has_level_predictor:
@@ -326,7 +327,7 @@ class NoiseModel(NoiseSource):
 
     def level_of_noisy(self, noisy: ImageLike | str | Path) -> FixedLevel:
         """The level of a reference noisy image as predicted from it alone."""
-        return FixedLevel(max(0.0, self.predict_level(noisy)))
+        return FixedLevel(self.predict_level(noisy))
 
     @staticmethod
     def level_of_pair(noisy: ImageLike | str | Path, clean: ImageLike | str | Path) -> FixedLevel:
@@ -338,5 +339,5 @@ class NoiseModel(NoiseSource):
         """The predicted level of every image of a target (noisy) folder; each output draws one."""
         self._require_predictor()
         images = images_in_folder(folder, "target")
-        values = tuple(max(0.0, self.predict_level(ref.load())) for ref in images)
+        values = tuple(self.predict_level(ref.load()) for ref in images)
         return ChoiceLevel(values, origin=f"predicted from {len(images)} images of {folder}")
