@@ -210,9 +210,19 @@ def test_predicted_level_is_the_mean_over_patches(net):
     image = smooth_image(128, 96)
     tensor = torch.from_numpy(image).permute(2, 0, 1)
     patches = torch.stack([tensor[:, t : t + 64, s : s + 64] for t in (0, 64) for s in (0, 32)])
-    with torch.no_grad():
-        expected = float(net.predict_level(patches).mean())
-    assert model.predict_level(image) == pytest.approx(expected, abs=1e-6)
+    bias = net.level_predictor.head[-1].bias
+    original = bias.detach().clone()
+    try:
+        for shift in (1.0, -1.0):  # predictions all above zero, then all below
+            with torch.no_grad():  # predictions are linear in the last bias: move their mean to `shift`
+                bias.copy_(original)
+                bias.add_(shift - float(net.predict_level(patches).mean()))
+                expected = float(net.predict_level(patches).mean())
+            assert model.predict_level(image) == pytest.approx(max(0.0, expected), abs=1e-6)
+            assert (expected > 0) == (shift > 0)
+    finally:
+        with torch.no_grad():
+            bias.copy_(original)
 
 
 def test_reference_levels(tmp_path, net):
