@@ -19,7 +19,6 @@ Writes ``results.json``, ``results.md`` and ``report.html`` in the output folder
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -41,6 +40,7 @@ from senmvae.errors import UserError
 from senmvae.generate import NoiseModel
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
+from senmvae.generate.seeding import stream_generator
 from senmvae import metrics
 
 MODEL_ORDER = ["senmvae", "senmvae_paired_only", "awgn", "heteroscedastic", "real"]
@@ -50,10 +50,6 @@ PREDICTED = "_predicted_level"
 
 def _say(message: str) -> None:
     tqdm.write(f"[benchmark] {message}")
-
-
-def _seed_of(*parts: object) -> int:
-    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little") >> 1
 
 
 @dataclass
@@ -188,7 +184,7 @@ def synthesize(source: NoiseSource, eval_set: EvalSet, level: torch.Tensor | Non
     outputs = []
     for start in range(0, len(eval_set.names), 4):
         rows = slice(start, start + 4)
-        gens = [torch.Generator().manual_seed(_seed_of(seed, name, n)) for n in eval_set.names[rows]]
+        gens = [stream_generator(seed, f"{name}/{image}") for image in eval_set.names[rows]]
         kwargs = {"level": level[rows]} if level is not None else {}
         with torch.no_grad():
             outputs.append(source.sample(eval_set.clean[rows], temperature=temperature, generator=gens, **kwargs))

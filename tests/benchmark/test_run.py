@@ -1,0 +1,64 @@
+import json
+
+import pytest
+import torch
+
+from senmvae.benchmark import MODEL_ORDER, BenchmarkConfig, run_benchmark
+from senmvae.cli.main import main
+from senmvae.downstream import DnCNNConfig
+from tests.train.helpers import write_pairs
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    torch.set_num_threads(1)
+    data = write_pairs(tmp_path_factory.mktemp("pairs"), scenes=12, size=48)
+    out = tmp_path_factory.mktemp("bench")
+    cfg = BenchmarkConfig(
+        train=str(data),
+        paired=4,
+        budget_minutes=0.4,
+        preset="tiny",
+        train_overrides=("schedule.steps=6", "checkpoint.every=3"),
+        eval_crop=32,
+        denoiser=DnCNNConfig(depth=3, width=8, crop=16, batch_size=4, steps=6, warmup_steps=1),
+        report_crops=2,
+        report_crop_size=16,
+    )
+    return run_benchmark(cfg, out), out
+
+
+def test_results_hold_every_model_metric_and_the_validity_verdict(finished):
+    document, out = finished
+    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(document))
+    models = document["models"]
+    for name in MODEL_ORDER:
+        for metric in ("psnr", "ssim", "kl_intensity_senmvae", "kl_noise_neca", "akld_danet", "akld_reverse", "fd_effnet_lite0"):
+            assert metric in models[name], (name, metric)
+    assert {"senmvae_predicted_level", "senmvae_paired_only_predicted_level", "noisy_input"} <= set(models)
+    assert models["real"]["akld_danet"] == 0 and models["real"]["kl_noise_neca"] == 0
+    gain = models["real"]["psnr"] - models["noisy_input"]["psnr"]
+    assert document["downstream"]["real_gain_db"] == pytest.approx(gain, abs=1e-3)
+    assert document["downstream"]["valid"] == (gain >= 1.0)
+    assert document["data"]["paired"] == 4 and document["data"]["eval_pairs"] >= 1
+
+
+def test_it_writes_the_split_baselines_runs_table_and_report(finished):
+    _, out = finished
+    split = json.loads((out / "split.json").read_text())
+    scenes = split["scenes"]
+    assert not set(scenes["paired"]) & set(scenes["validation"])
+    assert not set(scenes["source"]) & set(scenes["target"])
+    assert json.loads((out / "baselines" / "awgn.json").read_text())["kind"] == "awgn"
+    for run in ("senmvae", "senmvae_paired_only"):
+        assert (out / "runs" / run / "model.safetensors").is_file()
+    table = (out / "results.md").read_text()
+    assert all(f"| {name} |" in table for name in MODEL_ORDER + ["noisy_input"])
+    html = (out / "report.html").read_text()
+    assert "senmvae_paired_only" in html and "http://" not in html and "https://" not in html
+
+
+def test_command_refuses_a_folder_without_pairs(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["benchmark", "--train", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) != 0
+    assert "empty" in capsys.readouterr().err
