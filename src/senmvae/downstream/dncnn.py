@@ -81,7 +81,9 @@ class DnCNN(nn.Module):
         io_channels = channels * factor * factor
         layers: list[nn.Module] = [nn.Conv2d(io_channels, config.width, 3, padding=1, bias=config.bias), nn.ReLU()]
         for _ in range(config.depth - 2):
-            layers.append(nn.Conv2d(config.width, config.width, 3, padding=1, bias=config.bias and not config.batch_norm))
+            layers.append(
+                nn.Conv2d(config.width, config.width, 3, padding=1, bias=config.bias and not config.batch_norm)
+            )
             if config.batch_norm:
                 layers.append(nn.BatchNorm2d(config.width))
             layers.append(nn.ReLU())

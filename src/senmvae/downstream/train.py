@@ -47,6 +47,7 @@ def train_denoiser(
     config: DnCNNConfig,
     crops: CropSource,
     *,
+    model: DnCNN | None = None,
     log_every: int = 25,
     progress: bool = True,
 ) -> tuple[DnCNN, TrainingHistory]:
@@ -55,9 +56,11 @@ def train_denoiser(
     ``crops(batch_size, crop, generator)`` returns ``(noisy, clean)`` batches; its generator
     is seeded from ``config.seed``, like the weights, so a run is reproducible. The learning
     rate schedule runs over the step budget, or over ``time_budget_s`` when that runs out first.
+    ``model`` continues training a given network (built from ``config`` otherwise).
     """
     torch.manual_seed(config.seed)
-    model = DnCNN(config)
+    if model is None:
+        model = DnCNN(config)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas))
     history = TrainingHistory()
