@@ -186,9 +186,6 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         model=model_preset("cpu"),
         discriminator=DiscriminatorConfig(base_channels=32),
         objective=ObjectiveConfig(kl_anneal_steps=300),
-        # 10x the official rate: at 1e-4 the posteriors' log sigma barely moves in a few hundred
-        # steps (PolyU, 100 steps: validation reconstruction 11.8 dB at 1e-4, 16.7 dB at 1e-3).
-        optim=OptimConfig(lr=1e-3),
         schedule=ScheduleConfig(steps=3_000, milestones=(1_500, 2_250, 2_700, 2_850)),
         checkpoint=CheckpointConfig(every=250, keep_last=3),
         validation=ValidationConfig(every=250, pairs=4, crop=128),
