@@ -159,7 +159,7 @@ def main(args: argparse.Namespace) -> int:
         )
     print(f"DnCNN {config.to_dict()}  ({parameter_count(DnCNN(config))} parameters)")
     runs = []
-    for seed in args.seeds:
+    for seed in args.seeds or [config.seed]:
         run = calibrate(config.replace(seed=seed), train, test, args.pytorch_default_init, args.quiet)
         runs.append(run)
         print(
@@ -191,7 +191,7 @@ def main(args: argparse.Namespace) -> int:
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("overrides", nargs="*", help="DnCNNConfig overrides, key=value")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one training run per seed (default: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="one training run per seed (default: the config's seed)")
     parser.add_argument(
         "--pytorch-default-init", action="store_true", help="ablation: PyTorch's default conv init instead of He init"
     )

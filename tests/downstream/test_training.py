@@ -91,7 +91,6 @@ def test_training_is_reproducible_and_stops_at_the_time_budget():
 
 
 def test_a_tiny_dncnn_learns_to_remove_gaussian_noise():
-    torch.set_num_threads(1)
     noise = AWGN(std=0.1)
     crops = SynthesizedCrops(noise, _smooth_images(8, 48, 0))
     config = DnCNNConfig(depth=4, width=16, unshuffle=1, crop=24, batch_size=8, steps=120, lr=3e-3, warmup_steps=5)
