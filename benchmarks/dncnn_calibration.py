@@ -59,11 +59,12 @@ def load(paths: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def noise_statistics(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Mean over images of: input PSNR, horizontal lag-1 correlation of the noise, mean cross-channel correlation."""
-    psnrs, lag1, cross = [], [], []
+    """Mean over images of: input PSNR, noise std, horizontal lag-1 correlation of the noise, mean cross-channel correlation."""
+    psnrs, stds, lag1, cross = [], [], [], []
     for clean, noisy in pairs:
         noise = noisy.astype(np.float64) - clean
         psnrs.append(10 * np.log10(1 / np.mean(noise**2)))
+        stds.append(noise.std())
         noise -= noise.mean(axis=(0, 1))
         left, right = noise[:, :-1], noise[:, 1:]
         lag1.append(float((left * right).mean() / np.sqrt((left**2).mean() * (right**2).mean())))
@@ -71,6 +72,9 @@ def noise_statistics(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, fl
         cross.append(float(corr[np.triu_indices(3, 1)].mean()))
     return {
         "input_psnr": float(np.mean(psnrs)),
+        "min_input_psnr": float(np.min(psnrs)),
+        "max_input_psnr": float(np.max(psnrs)),
+        "noise_std": float(np.mean(stds)),
         "lag1_correlation": float(np.mean(lag1)),
         "cross_channel_correlation": float(np.mean(cross)),
     }
@@ -145,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
     config = DnCNNConfig().with_overrides(args.overrides)
     train_paths, test_paths = split_by_scene(POLYU)
     train, test = load(train_paths), load(test_paths)
-    stats = {"train": noise_statistics(train), "test": noise_statistics(test)}
+    stats = {"all": noise_statistics(train + test), "train": noise_statistics(train), "test": noise_statistics(test)}
     print(
         f"PolyU: {len(train)} training pairs, {len(test)} held-out pairs ({len({scene_of(p) for p in test_paths})} scenes)"
     )
