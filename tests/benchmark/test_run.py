@@ -62,3 +62,21 @@ def test_command_refuses_a_folder_without_pairs(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["benchmark", "--train", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) != 0
     assert "empty" in capsys.readouterr().err
+
+
+def test_lpips_joins_the_noise_metrics_when_its_weight_files_are_given(tmp_path):
+    from senmvae.benchmark.run import EvalSet, noise_metrics
+    from senmvae.config import ConfigError
+    from tests.features.test_perceptual import _random_lpips_files
+
+    backbone, linear, _, _ = _random_lpips_files(tmp_path)
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 3, 64, 64, generator=g)
+    eval_set = EvalSet(["a", "b"], clean, (clean + 0.05 * torch.randn(clean.shape, generator=g)).clamp(0, 1))
+    cfg = BenchmarkConfig(lpips_backbone=str(backbone), lpips_linear=str(linear))
+    same = noise_metrics(eval_set.noisy, eval_set, cfg)
+    other = noise_metrics((clean + 0.2 * torch.randn(clean.shape, generator=g)).clamp(0, 1), eval_set, cfg)
+    assert same["lpips_alex"] == pytest.approx(0.0, abs=1e-6) and other["lpips_alex"] > 0
+    assert "fid_inception" not in same
+    with pytest.raises(ConfigError, match="both"):
+        BenchmarkConfig(lpips_backbone=str(backbone))

@@ -42,11 +42,17 @@ class BenchmarkConfig(Config):
     report_crops: int = 4
     report_crop_size: int = 96
     device: str = "cpu"
+    # Standard metrics whose networks cannot be downloaded here: computed when you pass the files.
+    inception_weights: str | None = None  # pytorch-fid pt_inception-2015-12-05 file -> fid_inception
+    lpips_backbone: str | None = None  # torchvision AlexNet ImageNet weights  } -> lpips_alex
+    lpips_linear: str | None = None  # LPIPS v0.1 alex.pth linear layers       }
 
     def __post_init__(self) -> None:
         if self.budget_minutes <= 0:
             raise ConfigError(f"--budget must be positive minutes, got {self.budget_minutes}")
         if self.paired < 1:
             raise ConfigError(f"--paired must be at least 1, got {self.paired}")
+        if bool(self.lpips_backbone) != bool(self.lpips_linear):
+            raise ConfigError("LPIPS needs both lpips_backbone and lpips_linear weight files")
         if self.max_eval_pairs < 1:
             raise ConfigError(f"max_eval_pairs must be at least 1, got {self.max_eval_pairs}")

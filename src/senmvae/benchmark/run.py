@@ -191,10 +191,15 @@ def synthesize(source: NoiseSource, eval_set: EvalSet, level: torch.Tensor | Non
     return torch.cat(outputs)
 
 
-def noise_metrics(synthetic: torch.Tensor, eval_set: EvalSet) -> dict[str, float]:
+def noise_metrics(synthetic: torch.Tensor, eval_set: EvalSet, cfg: BenchmarkConfig) -> dict[str, float]:
     real, clean = eval_set.noisy, eval_set.clean
     shown = synthetic.clamp(0.0, 1.0)
-    return {
+    optional = {}
+    if cfg.inception_weights:
+        optional["fid_inception"] = float(metrics.fid_inception(shown, real, cfg.inception_weights))
+    if cfg.lpips_backbone:
+        optional["lpips_alex"] = float(metrics.lpips_alex(shown, real, cfg.lpips_backbone, cfg.lpips_linear).mean())
+    return optional | {
         "kl_intensity_senmvae": float(metrics.kl_intensity_histogram_senmvae(shown, real)),
         "kl_noise_neca": float(metrics.kl_noise_histogram(synthetic, real, clean, convention="neca")),
         "akld_danet": float(metrics.akld_danet(synthetic, real, clean).mean()),
@@ -283,7 +288,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
             synthetic[name] = synthesize(sources[name], eval_set, None, cfg.seed, name, cfg.temperature)
     results: dict[str, dict[str, float]] = {}
     for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False):
-        results[name] = noise_metrics(images, eval_set)
+        results[name] = noise_metrics(images, eval_set, cfg)
     tick = lap("synthesis_and_metrics_s", tick)
 
     remaining = budget_s - (time.perf_counter() - started)
