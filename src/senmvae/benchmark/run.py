@@ -124,7 +124,7 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
     shapes = {c.shape for _, c, _ in crops}
     if len(shapes) > 1:  # stack needs one size: crop all to the smallest
         h, w = min(s[0] for s in shapes), min(s[1] for s in shapes)
-        crops = [(n, _centre_crop(c, 0, 1)[:h, :w], _centre_crop(y, 0, 1)[:h, :w]) for n, c, y in crops]
+        crops = [(n, c[:h, :w], y[:h, :w]) for n, c, y in crops]
     eval_set = EvalSet(
         names=[n for n, _, _ in crops],
         clean=torch.stack([_chw(c) for _, c, _ in crops]),
@@ -242,9 +242,9 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
 
     from senmvae.train.config import train_preset
 
-    model_cfg = train_preset(cfg.preset).model
+    preset = train_preset(cfg.preset)
     tick = time.perf_counter()
-    data = prepare_data(cfg, out, train_preset(cfg.preset).data.crop, model_cfg.size_multiple)
+    data = prepare_data(cfg, out, preset.data.crop, preset.model.size_multiple)
     ds = data.dataset
     _say(
         f"split: {len(ds.paired)} paired, {len(ds.source)} source, {len(ds.target)} target; "
@@ -297,6 +297,9 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     source_clean = [ref.load() for ref in ds.source]
     eval_pairs = eval_set.pairs()
     windows = _report_windows(eval_set, cfg.report_crops, cfg.report_crop_size, cfg.seed)
+    # Only the images the report shows are denoised; windows re-indexed into that subset.
+    shown_images = sorted({i for i, _, _ in windows})
+    shown_windows = [(shown_images.index(i), t, l) for i, t, l in windows]
     denoised_crops: dict[str, np.ndarray] = {}
     curves: dict[str, dict[str, list[float]]] = {name: _curves(run_dir) for name, run_dir in runs.items()}
     for name in MODEL_ORDER:
@@ -306,9 +309,8 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         scores = evaluate_denoiser(dncnn, eval_pairs)
         results[name].update({"psnr": scores["psnr"], "ssim": scores["ssim"], "denoiser_steps": float(history.steps)})
         curves[f"dncnn/{name}"] = {"step": [float(s) for s in history.step], "loss": list(history.loss)}
-        denoised = torch.stack([_chw(denoise_image(dncnn, _hwc(eval_set.noisy[i]))) for i in sorted({w[0] for w in windows})])
-        index = {i: k for k, i in enumerate(sorted({w[0] for w in windows}))}
-        denoised_crops[name] = _cut(denoised, [(index[i], t, l) for i, t, l in windows], cfg.report_crop_size)
+        denoised = torch.stack([_chw(denoise_image(dncnn, _hwc(eval_set.noisy[i]))) for i in shown_images])
+        denoised_crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
     input_psnr = metrics.psnr(eval_set.noisy, eval_set.clean)
     input_ssim = metrics.ssim(eval_set.noisy, eval_set.clean)
     results["noisy_input"] = {"psnr": float(input_psnr.mean()), "ssim": float(input_ssim.mean())}
