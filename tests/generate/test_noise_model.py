@@ -67,7 +67,9 @@ def test_the_level_conditions_the_noise(net):
 
 
 def test_numpy_pil_and_tensor_in_their_own_form(net):
-    model = NoiseModel(net, level=0.03)
+    # exact: separate calls compare bit for bit (fast kernels vary by ~1e-6 between calls,
+    # which can flip a rounded 8-bit value)
+    model = NoiseModel(net, level=0.03, exact=True)
     array = (smooth_image(24, 40) * 255).astype(np.uint8)
     out = model.sample(array, generator=generators(0))
     assert isinstance(out, np.ndarray) and out.shape == (24, 40, 3) and out.dtype == np.float32

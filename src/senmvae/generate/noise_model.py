@@ -29,15 +29,20 @@ from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator
 from senmvae.model.io import load_model
 from senmvae.model.network import SeNMVAE
+from senmvae.pretrained import PRETRAINED, pretrained_path
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image
 LevelLike = LevelPolicy | str | float | Sequence[float] | torch.Tensor
 
 MODEL_FILE = "model.safetensors"
+SAMPLERS = ("paper", "content-exact")
 
 
 def resolve_model_path(path: str | Path) -> Path:
-    """The weight file of a training run folder (``RUN/model.safetensors``), or ``path`` itself."""
+    """The weight file of a shipped model name (``base``, ``polyu``), of a training run folder
+    (``RUN/model.safetensors``), or ``path`` itself."""
+    if str(path) in PRETRAINED and not Path(path).exists():
+        return pretrained_path(str(path))
     path = Path(path)
     if path.is_dir():
         file = path / MODEL_FILE
@@ -48,7 +53,10 @@ def resolve_model_path(path: str | Path) -> Path:
             )
         return file
     if not path.exists():
-        raise UserError(f"model {path} does not exist; pass a training run folder or a model file")
+        raise UserError(
+            f"model {path} does not exist; pass a training run folder, a model file, or a shipped model "
+            f"({', '.join(PRETRAINED)})"
+        )
     return path
 
 
@@ -127,11 +135,19 @@ class NoiseModel(NoiseSource):
     ``channels_last`` (default: on CUDA only, where it speeds up convolutions) stores
     activations channels-last.
 
+    ``sampler``: ``"paper"`` (the authors' y ~ p(y|z, zn): the whole image is regenerated,
+    so any content the decoder cannot reproduce shows up as noise) or ``"content-exact"``:
+    the content latents at the mean of q(z|x), the noise is the decoder output with zn
+    minus the decoder output from the same z without zn, its per-channel mean over the image
+    is removed, and it is added to the real clean image. Content-exact assumes the noise is
+    what zn adds on top of the content, i.e. that zn does not also correct content; see
+    docs/generation.md for how that is measured.
+
     Every random draw depends only on the generators, so outputs are reproducible; the
     arithmetic of fast convolution kernels (oneDNN on CPU, cuDNN) still varies with batch
     size and thread count in the last float bits (about 1e-6). ``exact`` removes that: each
-    image runs alone through deterministic kernels (on CPU about 3x slower), so results are
-    bit-identical whatever the batch size, thread or process count.
+    image runs alone through deterministic kernels on one CPU thread (on CPU about 3-6x
+    slower), so results are bit-identical whatever the batch size, thread or process count.
     """
 
     name = "senmvae"
@@ -147,7 +163,11 @@ class NoiseModel(NoiseSource):
         device: str | torch.device | None = None,
         channels_last: bool | None = None,
         exact: bool = False,
+        sampler: str = "paper",
     ):
+        if sampler not in SAMPLERS:
+            raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        self.sampler = sampler
         self.device = torch.device(device) if device is not None else next(network.parameters()).device
         self.network = network.to(self.device).eval()
         check_tiling(tile_size, tile_overlap, network.config.size_multiple)
@@ -247,18 +267,24 @@ class NoiseModel(NoiseSource):
         # results in the last bits; the native CPU kernels and deterministic cuDNN, one image
         # per pass, compute an image the same way whatever else is going on. (Assigning the
         # flag: mkldnn.flags() warns about TF32 on every entry.)
-        onednn = torch.backends.mkldnn.enabled
+        # The BLAS behind the native kernels still splits its sums by thread count on some
+        # CPUs (measured on AMD EPYC), so exact mode computes on one thread.
+        onednn, threads = torch.backends.mkldnn.enabled, torch.get_num_threads()
         torch.backends.mkldnn.enabled = False
+        torch.set_num_threads(1)
         try:
             with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True):
                 yield
         finally:
             torch.backends.mkldnn.enabled = onednn
+            torch.set_num_threads(threads)
 
     def _pass(self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply) -> torch.Tensor:
         if self.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
-        return generation_pass(self.network, clean, level, temperature, supply)
+        return generation_pass(
+            self.network, clean, level, temperature, supply, content_exact=self.sampler == "content-exact"
+        )
 
     def _generate(
         self, clean: torch.Tensor, levels: list[float], keys: list[int], temperature: float, mean_correction: bool
@@ -272,7 +298,9 @@ class NoiseModel(NoiseSource):
                 [self._generate_rows(padded[group], levels[group], keys[group], temperature) for group in groups]
             )
             out = out[..., : x.shape[-2], : x.shape[-1]].contiguous()
-            if mean_correction:
+            if self.sampler == "content-exact":
+                out = x + (out - out.mean((2, 3), keepdim=True))
+            elif mean_correction:
                 out = out - out.mean((2, 3), keepdim=True) + x.mean((2, 3), keepdim=True)
         return out
 
