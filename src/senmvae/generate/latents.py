@@ -81,16 +81,36 @@ def _draw(head: GaussianHead, features: torch.Tensor, temperature: float, noise:
 
 
 def generation_pass(
-    network: SeNMVAE, clean: torch.Tensor, level: torch.Tensor, temperature: float, noise: NoiseSupply
+    network: SeNMVAE,
+    clean: torch.Tensor,
+    level: torch.Tensor,
+    temperature: float,
+    noise: NoiseSupply,
+    content_exact: bool = False,
 ) -> torch.Tensor:
-    """y from x (B, C, H, W; sides multiples of ``size_multiple``) at per-row ``level`` (B,)."""
+    """y from x (B, C, H, W; sides multiples of ``size_multiple``) at per-row ``level`` (B,).
+
+    ``content_exact``: return the noise that zn adds instead: the content latents at the
+    mean of q(z|x), the image decoded with zn ~ p(zn|z, level) minus the image decoded from
+    the very same z with every zn left out.
+    """
     acts = network.clean_encoder(clean)
+    level = level * network.config.level_scale
     h = torch.zeros_like(acts[-1])
+    zs: list[torch.Tensor] = []
     for index in reversed(range(len(network.levels))):
         block = network.levels[index]
-        z = _draw(block.q_z_clean, h + acts[index], temperature, noise, index, "z")
+        z = _draw(block.q_z_clean, h + acts[index], 0.0 if content_exact else temperature, noise, index, "z")
         acts[index] = None  # the encoder activations are used top-down once; free them early
+        if content_exact:
+            zs.append(z)
         h = h + block.proj_z(z)
         zn = _draw(block.p_zn, append_level(h, level), temperature, noise, index, "zn")
         h = block.block(h + block.proj_zn(zn))
-    return network.output(h)
+    y = network.output(h)
+    if not content_exact:
+        return y
+    h = torch.zeros_like(zs[0])
+    for z, index in zip(zs, reversed(range(len(network.levels)))):
+        h = network.levels[index].block(h + network.levels[index].proj_z(z))
+    return y - network.output(h)

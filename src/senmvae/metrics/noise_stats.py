@@ -1,5 +1,7 @@
 """Descriptive statistics of the noise y - x from (noisy, clean) pairs.
 
+* :func:`noise_level` -- the noise level of a pair: the std of noisy - clean over every pixel
+  and channel (sample std, ddof 1), the number models are conditioned on.
 * :func:`noise_level_function` -- noise standard deviation against clean intensity, per channel.
 * :func:`noise_power_spectrum` -- radially averaged 2-D power spectrum of the noise, normalised
   so that white noise of variance v is flat at v.
@@ -18,6 +20,12 @@ import torch
 from senmvae.metrics.images import ImageSet, MetricInputError, iter_image_groups
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
+
+
+def noise_level(noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """Per image, the std of ``noisy - clean`` (ddof 1): (B, C, H, W) -> (B,), (C, H, W) -> ()."""
+    diff = noisy - clean
+    return diff.flatten(1).std(dim=1) if diff.dim() == 4 else diff.flatten().std()
 
 
 @dataclass(frozen=True)

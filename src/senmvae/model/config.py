@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from senmvae.config import Config, ConfigError
@@ -24,6 +25,13 @@ class ModelConfig(Config):
     full-resolution levels, 1 resampling level and 4 half-resolution levels (L = 7).
     ``num_down``: PixelUnshuffle downsamplings in the input stems (and matching upsamplings
     at the output), which shrink every level by 2 per step.
+
+    Initialisation (the defaults are the authors'): ``projection_gain`` starts the z
+    projection at ``gain * identity`` and the zn projection at ``gain`` times a He-normal draw
+    instead of zero, so that the mean heads of the latents get gradient from the first step;
+    ``content_log_sigma_bias`` is the initial log sigma of q(z|x) and q(z|y). ``level_scale``
+    multiplies the noise level before it enters the zn heads as a channel (a std of 0.02 is a
+    small input next to unit-scale features).
     """
 
     in_channels: int = 3
@@ -32,6 +40,9 @@ class ModelConfig(Config):
     levels_per_group: tuple[int, ...] = (2, 4)
     zn_channels: int = 16
     num_down: int = 0
+    projection_gain: float = 0.0
+    content_log_sigma_bias: float = 0.0
+    level_scale: float = 1.0
     level_predictor: LevelPredictorConfig | None = field(default_factory=LevelPredictorConfig)
 
     def __post_init__(self) -> None:
@@ -44,6 +55,11 @@ class ModelConfig(Config):
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.num_down < 0:
             raise ConfigError(f"num_down must be >= 0, got {self.num_down}")
+        for name in ("projection_gain", "content_log_sigma_bias", "level_scale"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"model.{name} must be a finite number, got {getattr(self, name)}")
+        if self.level_scale <= 0 or self.projection_gain < 0:
+            raise ConfigError("model.level_scale must be positive and model.projection_gain >= 0")
 
     @property
     def level_kinds(self) -> list[str]:

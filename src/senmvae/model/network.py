@@ -76,6 +76,9 @@ class Stream:
     use_clean: torch.Tensor | None = None
     generator: Generator = None
     temperature: float = 1.0
+    # Per level, content latents to use as they are instead of sampling them (then neither
+    # acts list is read); the pass records the z it used in LevelStats.z either way.
+    given_z: list[torch.Tensor] | None = None
 
     @property
     def n_both(self) -> int:
@@ -88,6 +91,7 @@ class Stream:
 class LevelStats:
     kl_z: torch.Tensor | None = None  # (n_both,) mean over elements of KL(q(z|y) || q(z|x))
     kl_zn: torch.Tensor | None = None  # (rows,) mean over elements of KL(q(zn|y,z) || p(zn|z))
+    z: torch.Tensor | None = None  # the content latent this level used
 
 
 class TopDownLevel(nn.Module):
@@ -102,8 +106,17 @@ class TopDownLevel(nn.Module):
         self.p_zn = GaussianHead(c + 1, zc, g)  # p(zn|z,level)
         self.proj_z = nn.Conv2d(c, c, 1)
         self.proj_zn = nn.Conv2d(zc, c, 1)
-        nn.init.zeros_(self.proj_z.weight)
-        nn.init.zeros_(self.proj_zn.weight)
+        self.level_scale = cfg.level_scale
+        gain = cfg.projection_gain
+        with torch.no_grad():
+            self.proj_z.weight.copy_(gain * torch.eye(c).view(c, c, 1, 1))
+            if gain:
+                nn.init.kaiming_normal_(self.proj_zn.weight)
+                self.proj_zn.weight.mul_(gain)
+            else:
+                self.proj_zn.weight.zero_()
+            for head in (self.q_z_clean, self.q_z_noisy):
+                head.log_sigma[1].bias.fill_(cfg.content_log_sigma_bias)
         self.block = Upsample(c) if kind == "resample" else ResidualDenseBlock(c, g)
 
     def forward(self, h: torch.Tensor, index: int, stream: Stream) -> tuple[torch.Tensor, LevelStats]:
@@ -112,12 +125,16 @@ class TopDownLevel(nn.Module):
         noisy = stream.noisy_acts[index] if stream.noisy_acts is not None else None
         n_both = stream.n_both
         gen, temp = stream.generator, stream.temperature
+        if stream.given_z is not None:
+            clean = noisy = None
 
         q_clean = self.q_z_clean(h[: clean.shape[0]] + clean) if clean is not None else None
         q_noisy = self.q_z_noisy(h[: noisy.shape[0]] + noisy) if noisy is not None else None
         z_clean = q_clean.sample(_rows(gen, clean.shape[0]), temp) if q_clean is not None else None
         z_noisy = q_noisy.sample(_rows(gen, noisy.shape[0]), temp) if q_noisy is not None else None
-        if z_clean is None:
+        if stream.given_z is not None:
+            z = stream.given_z[index]
+        elif z_clean is None:
             z = z_noisy
         elif z_noisy is None:
             z = z_clean
@@ -127,12 +144,14 @@ class TopDownLevel(nn.Module):
             z = torch.cat([torch.where(pick, z_clean[:n_both], z_noisy[:n_both]), full[n_both:]])
             both = slice(0, n_both)
             stats.kl_z = q_noisy.index(both).kl(q_clean.index(both)).mean((1, 2, 3))
+        stats.z = z
         h = h + self.proj_z(z)
 
         if stream.zn != "none":
-            prior = self.p_zn(append_level(h, stream.level))
+            level = stream.level * self.level_scale
+            prior = self.p_zn(append_level(h, level))
             if stream.zn == "posterior":
-                posterior = self.q_zn(append_level(h + stream.degradation_acts[index], stream.level))
+                posterior = self.q_zn(append_level(h + stream.degradation_acts[index], level))
                 zn = posterior.sample(gen, temp)
                 stats.kl_zn = posterior.kl(prior).mean((1, 2, 3))
             else:
@@ -176,6 +195,8 @@ class TrainingOutput:
     paired_rows: torch.Tensor
     kl_z: list[torch.Tensor] = field(default_factory=list)  # per level, (paired,), both streams summed
     kl_zn: list[torch.Tensor] = field(default_factory=list)  # per level, (len(noisy_rows),)
+    # Paired rows decoded from the noisy stream's content latents without zn (when asked for).
+    recon_noisy_without_zn: torch.Tensor | None = None
 
 
 class SeNMVAE(nn.Module):
@@ -201,7 +222,10 @@ class SeNMVAE(nn.Module):
 
     # ----------------------------------------------------------------- the top-down pass
     def top_down(self, stream: Stream) -> tuple[torch.Tensor, list[LevelStats]]:
-        top = (stream.clean_acts if stream.clean_acts is not None else stream.noisy_acts)[-1]
+        if stream.given_z is not None:
+            top = stream.given_z[-1]
+        else:
+            top = (stream.clean_acts if stream.clean_acts is not None else stream.noisy_acts)[-1]
         h = torch.zeros(stream.rows, *top.shape[1:], dtype=top.dtype, device=top.device)
         stats: list[LevelStats] = [LevelStats()] * len(self.levels)
         for index in reversed(range(len(self.levels))):
@@ -217,6 +241,7 @@ class SeNMVAE(nn.Module):
         level: torch.Tensor,
         p_clean: float = 0.5,
         generator: torch.Generator | None = None,
+        decode_without_zn: bool = False,
     ) -> TrainingOutput:
         """The training pass over a mixed batch, running only what each sample's loss needs.
 
@@ -224,7 +249,9 @@ class SeNMVAE(nn.Module):
         content). ``domain`` holds :class:`Domain` values; ``level`` (B,) is the noise level
         the zn heads are conditioned on (used for rows with a noisy image). Paired samples
         draw their content latent from q(z|x) with probability ``p_clean``, else from
-        q(z|y), independently in each stream.
+        q(z|y), independently in each stream. ``decode_without_zn``: also decode the paired
+        rows from the very content latents of their noisy stream with every zn left out, so
+        that the part of the noisy image that zn adds can be compared with the real noise.
         """
         paired = torch.nonzero(domain == Domain.PAIRED).flatten()
         source = torch.nonzero(domain == Domain.SOURCE).flatten()
@@ -266,6 +293,9 @@ class SeNMVAE(nn.Module):
             out.recon_noisy, stats = self.top_down(stream)
             kl_z = [k + s.kl_z if s.kl_z is not None else k for k, s in zip(kl_z, stats)]
             out.kl_zn = [s.kl_zn for s in stats]
+            if decode_without_zn and n_paired:
+                given = Stream(rows=n_paired, clean_acts=None, noisy_acts=None, given_z=[s.z[:n_paired] for s in stats])
+                out.recon_noisy_without_zn, _ = self.top_down(given)
         out.kl_z = kl_z
         return out
 
@@ -306,6 +336,14 @@ class SeNMVAE(nn.Module):
             generator=generator,
             temperature=temperature,
         )
+        out, _ = self.top_down(stream)
+        return out[..., :h, :w]
+
+    def reconstruct(self, clean: torch.Tensor) -> torch.Tensor:
+        """x -> decoder(z) with z at the mean of q(z|x) and no zn: how well the content path
+        reproduces an image (what the paper's sampler cannot add noise on top of)."""
+        padded, (h, w) = self._pad(clean)
+        stream = Stream(rows=clean.shape[0], clean_acts=self.clean_encoder(padded), noisy_acts=None, temperature=0.0)
         out, _ = self.top_down(stream)
         return out[..., :h, :w]
 

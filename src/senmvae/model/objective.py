@@ -18,6 +18,7 @@ are given.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -40,8 +41,16 @@ class ObjectiveConfig(Config):
     level_weight: float = 1.0  # L1 of the noise-level predictor
     perceptual_weight: float = 1e-2
     gan_weight: float = 0.1
+    # Not in the paper (0 there): on paired samples, MSE between the part of the noisy
+    # reconstruction that zn adds (the noisy stream decoded with and without zn, same content
+    # latents) and the real noise y - x, so that zn models noise rather than content error.
+    noise_residual_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("kl_zn_weight", "kl_z_lambda", "level_weight", "perceptual_weight", "gan_weight", "noise_residual_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"objective.{name} must be a finite number >= 0, got {value}")
         if not 0.0 <= self.p_clean <= 1.0:
             raise ConfigError(f"p_clean must be in [0, 1], got {self.p_clean}")
         if self.kl_anneal_steps < 0:
@@ -142,7 +151,10 @@ class SeNMObjective:
         cfg = self.cfg
         clean, noisy, domain = batch["clean"], batch["noisy"], batch["domain"]
         level, level_loss = self.conditioning_level(model, clean, noisy, domain)
-        out = model(clean, noisy, domain, level, p_clean=cfg.p_clean, generator=generator)
+        out = model(
+            clean, noisy, domain, level, p_clean=cfg.p_clean, generator=generator,
+            decode_without_zn=bool(cfg.noise_residual_weight),
+        )  # fmt: skip
 
         rec_clean_rows = (out.recon_clean - clean[out.clean_rows]).pow(2).flatten(1).mean(1)
         rec_noisy_rows = (out.recon_noisy - noisy[out.noisy_rows]).pow(2).flatten(1).mean(1)
@@ -166,6 +178,11 @@ class SeNMObjective:
             + w_z * terms["kl_z"]
             + cfg.level_weight * level_loss
         )
+        if out.recon_noisy_without_zn is not None:
+            paired = out.paired_rows
+            added = out.recon_noisy[: len(paired)] - out.recon_noisy_without_zn
+            terms["noise_residual"] = (added - (noisy[paired] - clean[paired])).pow(2).mean()
+            loss = loss + cfg.noise_residual_weight * terms["noise_residual"]
         real_noisy = noisy[out.noisy_rows]
         if self.perceptual is not None and cfg.perceptual_weight and len(out.noisy_rows):
             terms["perceptual"] = self.perceptual(out.recon_noisy, real_noisy).mean()

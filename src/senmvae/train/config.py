@@ -7,6 +7,7 @@ then ``key=value`` overrides. Unknown keys anywhere are an error that names them
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,17 +56,37 @@ class OptimConfig(Config):
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
 
     def __post_init__(self) -> None:
+        for name in ("lr", "discriminator_lr"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"optim.{name} must be a positive finite number, got {value}")
+        for name in ("betas", "discriminator_betas"):
+            betas = getattr(self, name)
+            if len(betas) != 2 or not all(math.isfinite(b) and 0.0 <= b < 1.0 for b in betas):
+                raise ConfigError(f"optim.{name} must be two numbers in [0, 1), got {list(betas)}")
+        if self.skip_grad_norm is not None and not self.skip_grad_norm > 0:
+            raise ConfigError(f"optim.skip_grad_norm must be positive or null, got {self.skip_grad_norm}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"optim.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
         if self.micro_batches < 1:
             raise ConfigError(f"optim.micro_batches must be >= 1, got {self.micro_batches}")
-        if self.grad_clip <= 0:
+        if not self.grad_clip > 0:
             raise ConfigError(f"optim.grad_clip must be positive, got {self.grad_clip}")
+
+
+LR_SCHEDULES = ("multistep", "cosine")
 
 
 @dataclass
 class ScheduleConfig(Config):
-    """Length of the run and the step learning-rate schedule (both optimizers)."""
+    """Length of the run and the learning-rate schedule (both optimizers).
+
+    ``lr_schedule``: ``"multistep"`` (the authors': times ``gamma`` at each milestone) or
+    ``"cosine"``: a linear warm-up over ``warmup_steps``, then a cosine from the base rate
+    down to ``final_lr_fraction`` of it at the end of the run, where the end is whichever
+    comes first of ``steps`` and ``max_minutes``, so that a run stopped by its time budget
+    has decayed by then.
+    """
 
     steps: int = 300_000
     milestones: tuple[int, ...] = (150_000, 225_000, 270_000, 285_000)
@@ -73,12 +94,23 @@ class ScheduleConfig(Config):
     # Stop earlier once this much wall-clock time has passed in this invocation (checkpointed
     # and exported like a finished run); None: run all the steps.
     max_minutes: float | None = None
+    lr_schedule: str = "multistep"
+    warmup_steps: int = 0
+    final_lr_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ConfigError(f"schedule.steps must be >= 1, got {self.steps}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise ConfigError(f"schedule.max_minutes must be positive, got {self.max_minutes}")
+        if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes > 0):
+            raise ConfigError(f"schedule.max_minutes must be a positive number, got {self.max_minutes}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"schedule.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"schedule.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if not 0.0 <= self.final_lr_fraction <= 1.0:
+            raise ConfigError(f"schedule.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}")
+        if not (math.isfinite(self.gamma) and self.gamma > 0):
+            raise ConfigError(f"schedule.gamma must be a positive number, got {self.gamma}")
         if list(self.milestones) != sorted(self.milestones):
             raise ConfigError(f"schedule.milestones must be increasing, got {self.milestones}")
 
@@ -124,6 +156,28 @@ class LoggingConfig(Config):
             raise ConfigError(f"logging.every must be >= 1, got {self.every}")
 
 
+OUTPUT_BIAS_INITS = ("zero", "data")
+
+
+@dataclass
+class InitConfig(Config):
+    """Where a new run's weights start.
+
+    ``weights``: a pretrained model name (``base``, ``polyu``), a run folder or a
+    ``.safetensors`` model file to fine-tune (its model sizes replace ``model``); None: from
+    scratch. ``output_bias``: for a run from scratch, ``"data"`` starts the decoder's last
+    bias at the per-channel mean of the training images (the authors' code starts at zero
+    while photos average about 0.4).
+    """
+
+    weights: str | None = None
+    output_bias: str = "zero"
+
+    def __post_init__(self) -> None:
+        if self.output_bias not in OUTPUT_BIAS_INITS:
+            raise ConfigError(f"init.output_bias must be one of {', '.join(OUTPUT_BIAS_INITS)}, got {self.output_bias!r}")
+
+
 PERCEPTUAL_KINDS = ("effnet", "lpips", "none")
 
 
@@ -150,6 +204,7 @@ class TrainConfig(Config):
     """Everything a training run needs; the defaults are the official recipe (paper-notes.md)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
+    init: InitConfig = field(default_factory=InitConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)
@@ -181,12 +236,20 @@ class TrainConfig(Config):
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
-    # A short run sized for a 2-core CPU (schedule and annealing scaled to 3000 steps).
+    # Short runs on a 2-core CPU: the cpu model and the fast-learning recipe of
+    # docs/training.md (content path initialised to learn from step 0, lr 5e-4 with warm-up
+    # and a cosine over the steps or the time budget, the noise-residual term).
     "cpu": TrainConfig(
-        model=model_preset("cpu"),
+        model=model_preset("cpu").merged(
+            {"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}
+        ),
+        init=InitConfig(output_bias="data"),
         discriminator=DiscriminatorConfig(base_channels=32),
-        objective=ObjectiveConfig(kl_anneal_steps=300),
-        schedule=ScheduleConfig(steps=3_000, milestones=(1_500, 2_250, 2_700, 2_850)),
+        objective=ObjectiveConfig(kl_anneal_steps=300, noise_residual_weight=1.0),
+        optim=OptimConfig(lr=5e-4),
+        schedule=ScheduleConfig(
+            steps=3_000, milestones=(), lr_schedule="cosine", warmup_steps=100, final_lr_fraction=0.1
+        ),
         checkpoint=CheckpointConfig(every=250, keep_last=3),
         validation=ValidationConfig(every=250, pairs=4, crop=128),
         logging=LoggingConfig(every=10),

@@ -32,8 +32,17 @@ from tqdm import tqdm
 from senmvae.data import MixedDomainDataset, SemiSupervisedSet, StepBatchSampler, build_split, load_spec, validate
 from senmvae.data.io import write_image
 from senmvae.errors import UserError
-from senmvae.model.io import save_model
-from senmvae.train.checkpoint import BEST_NAME, checkpoint_dir, latest_checkpoint, prune_checkpoints, save_checkpoint, step_path
+from senmvae.model.io import load_model, save_model
+from senmvae.model.network import SeNMVAE
+from senmvae.train.checkpoint import (
+    BEST_NAME,
+    checkpoint_dir,
+    latest_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+    step_checkpoints,
+    step_path,
+)
 from senmvae.train.config import BEST_METRICS, TrainConfig
 from senmvae.train.distributed import Process, end_process, resolve_device, start_process
 from senmvae.train.metrics import MetricsLog
@@ -56,12 +65,27 @@ def _process_for(cfg: TrainConfig) -> tuple[Process, torch.device]:
     return start_process(device), device
 
 
+def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
+    """The model that ``init.weights`` names (None when training from scratch), and ``cfg``
+    with that model's sizes, so that fine-tuning needs no matching preset."""
+    if cfg.init.weights is None:
+        return cfg, None
+    from senmvae.generate.noise_model import resolve_model_path
+
+    model = load_model(resolve_model_path(cfg.init.weights), "cpu")
+    if cfg.model != model.config:
+        cfg = cfg.merged({"model": model.config.to_dict()})
+    return cfg, model
+
+
 def start_run(cfg: TrainConfig, run_dir: str | Path) -> Trainer:
     """Train a new run into ``run_dir`` (absent or empty)."""
     run_dir = Path(run_dir)
+    cfg, _ = initial_model(cfg)
     process, device = _process_for(cfg)
     try:
-        if run_dir.exists() and any(run_dir.iterdir()):
+        # A folder holding only the config of a start that failed before training may be reused.
+        if run_dir.exists() and any(p.name != CONFIG_NAME for p in run_dir.iterdir()):
             raise UserError(f"{run_dir} already holds files; continue that run with --resume {run_dir} or pick another --out")
         process.barrier()  # every process checked before the main one writes
         if process.is_main:
@@ -78,6 +102,11 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None) -> Train
     ``schedule.steps``."""
     run_dir = Path(run_dir)
     checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None and (step_checkpoints(run_dir) or (run_dir / MODEL_NAME).is_file()):
+        raise UserError(
+            f"{run_dir}: none of its checkpoints can be read (see the warnings above), so it cannot be resumed; "
+            f"its {MODEL_NAME} is left as it is. To train again from the start, use a new --out folder"
+        )
     if checkpoint is not None:
         cfg = TrainConfig.from_dict(checkpoint["config"])
     elif (run_dir / CONFIG_NAME).is_file():
@@ -100,6 +129,15 @@ def load_training_set(cfg: TrainConfig, progress: bool = True) -> SemiSupervised
     if cfg.data.paired is not None:
         dataset = build_split(dataset, cfg.data.paired, seed=cfg.seed, validation=cfg.data.validation_fraction).dataset
     return validate(dataset, cfg.data.crop, progress=progress).dataset
+
+
+def mean_intensity(dataset: SemiSupervisedSet, limit: int = 64) -> torch.Tensor:
+    """Per-channel mean of (up to ``limit``) clean training images, noisy ones where there are none."""
+    refs = [pair.clean for pair in dataset.paired] + list(dataset.source)
+    refs = refs or [pair.noisy for pair in dataset.paired] + list(dataset.target)
+    step = max(1, len(refs) // limit)
+    means = [torch.from_numpy(ref.load()).float().mean((0, 1)) for ref in refs[::step][:limit]]
+    return torch.stack(means).mean(0)
 
 
 def build_perceptual(cfg: TrainConfig) -> torch.nn.Module | None:
@@ -132,7 +170,13 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
             f"({process.world_size} x {cfg.optim.micro_batches})"
         )
     trainer = Trainer(cfg, device, build_perceptual(cfg), process.rank, process.world_size)
-    if checkpoint is not None:
+    if checkpoint is None:
+        _, init = initial_model(cfg)
+        if init is not None:
+            trainer.initialise_weights(init)
+        elif cfg.init.output_bias == "data":
+            trainer.initialise_output_bias(mean_intensity(dataset))
+    else:
         try:
             trainer.load_state_dict(checkpoint["trainer"])
         except (RuntimeError, ValueError, KeyError) as err:
@@ -147,11 +191,15 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
         pin_memory=device.type == "cuda",
     )
     total = cfg.schedule.steps
-    deadline = time.perf_counter() + 60.0 * cfg.schedule.max_minutes if cfg.schedule.max_minutes else None
+    started = time.perf_counter()
+    budget = 60.0 * cfg.schedule.max_minutes if cfg.schedule.max_minutes else None
 
     def out_of_time() -> bool:
+        if budget is None:
+            return False
+        trainer.time_progress = min(1.0, (time.perf_counter() - started) / budget)
         # Collective under DDP, so every process stops at the same step.
-        return deadline is not None and trainer.any_process(main and time.perf_counter() >= deadline)
+        return trainer.any_process(main and trainer.time_progress >= 1.0)
 
     if not main:
         for batch in itertools.islice(loader, total - trainer.step):
@@ -174,15 +222,20 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
     log = MetricsLog(run_dir, trainer.step, cfg.logging.tensorboard)
     if trainer.step == total:  # finished already; the export may predate a kill after the last checkpoint
         _export(trainer, run_dir)
-    bar = tqdm(total=total, initial=trainer.step, disable=not show, unit="step", dynamic_ncols=True)
+    start_step = trainer.step
+    bar = tqdm(total=total, initial=start_step, disable=not show, unit="step", dynamic_ncols=True)
     window: list[dict[str, float]] = []
     tick = time.perf_counter()
     try:
         for batch in itertools.islice(loader, total - trainer.step):
             window.append(trainer.training_step(batch))
             step = trainer.step
-            bar.update(1)
             stopping = out_of_time()
+            if budget is not None and trainer.time_progress > 0:
+                # Under a time budget the bar counts to the step the budget will end at, so its ETA is real.
+                expected = start_step + (step - start_step) / trainer.time_progress
+                bar.total = max(step, min(total, round(expected)))
+            bar.update(1)
             last = step == total or stopping
             if step % cfg.logging.every == 0 or last:
                 now = time.perf_counter()

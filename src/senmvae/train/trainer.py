@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.lr_scheduler import MultiStepLR
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, MultiStepLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from senmvae.model.discriminator import PatchDiscriminator
@@ -114,15 +114,17 @@ class Trainer:
         self.objective = SeNMObjective(cfg.objective, perceptual, self.discriminator)
         self._vae_parameters = [p for n, p in self.model.named_parameters() if not n.startswith("level_predictor.")]
 
-        opt, sched = cfg.optim, cfg.schedule
+        opt = cfg.optim
+        # Share of the time budget (schedule.max_minutes) used so far; the run loop sets it.
+        self.time_progress = 0.0
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.lr, betas=tuple(opt.betas))
-        self.scheduler = MultiStepLR(self.optimizer, list(sched.milestones), sched.gamma)
+        self.scheduler = self._lr_scheduler(self.optimizer)
         self.discriminator_optimizer = self.discriminator_scheduler = None
         if self.discriminator is not None:
             self.discriminator_optimizer = torch.optim.Adam(
                 self.discriminator.parameters(), lr=opt.discriminator_lr, betas=tuple(opt.discriminator_betas)
             )
-            self.discriminator_scheduler = MultiStepLR(self.discriminator_optimizer, list(sched.milestones), sched.gamma)
+            self.discriminator_scheduler = self._lr_scheduler(self.discriminator_optimizer)
         self.ema = (
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(opt.ema_decay))
             if opt.ema_decay is not None
@@ -149,6 +151,34 @@ class Trainer:
         self._generator = torch.Generator(device=self.device)
 
     # ------------------------------------------------------------------ helpers
+    def _lr_scheduler(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
+        sched = self.cfg.schedule
+        if sched.lr_schedule == "multistep":
+            return MultiStepLR(optimizer, list(sched.milestones), sched.gamma)
+        return LambdaLR(optimizer, self.lr_factor)
+
+    def lr_factor(self, step: int) -> float:
+        """The cosine schedule's multiplier of the base rate for ``step`` (0-based): warm-up,
+        then a cosine over the run's progress, the larger of its step and time shares."""
+        sched = self.cfg.schedule
+        warm = min(1.0, (step + 1) / sched.warmup_steps) if sched.warmup_steps else 1.0
+        progress = min(1.0, max(step / sched.steps, self.time_progress))
+        floor = sched.final_lr_fraction
+        return warm * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    def initialise_output_bias(self, mean: torch.Tensor) -> None:
+        """Start the decoder's last bias at the per-channel mean intensity ``mean`` (C,)."""
+        with torch.no_grad():
+            self.model.output[-1].bias.copy_(mean.to(self.model.output[-1].bias))
+        if self.ema is not None:
+            self.ema.module.load_state_dict(self.model.state_dict())
+
+    def initialise_weights(self, model: SeNMVAE) -> None:
+        """Start from the weights of ``model`` (same sizes; fine-tuning)."""
+        self.model.load_state_dict(model.state_dict())
+        if self.ema is not None:
+            self.ema.module.load_state_dict(self.model.state_dict())
+
     @property
     def export_model(self) -> SeNMVAE:
         """The weights to evaluate and publish: the EMA when it is on."""

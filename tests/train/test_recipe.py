@@ -1,0 +1,90 @@
+"""The fast CPU recipe: cosine schedule over steps or minutes, output bias from data, fine-tuning."""
+
+import math
+
+import pytest
+import torch
+
+from senmvae.config import ConfigError
+from senmvae.model import SeNMVAE, save_model
+from senmvae.train import Trainer
+from senmvae.train.config import resolve_config, train_preset
+from senmvae.train.run import mean_intensity, load_training_set, start_run
+from tests.train.helpers import tiny_batch, tiny_config, write_pairs
+
+
+def _cosine(**schedule):
+    return resolve_config("tiny", settings={"schedule": {"lr_schedule": "cosine", **schedule}, "optim": {"lr": 1.0}})
+
+
+def test_cosine_warms_up_then_decays_to_the_floor():
+    trainer = Trainer(_cosine(steps=100, warmup_steps=10, final_lr_fraction=0.1, milestones=[]))
+    assert trainer.lr_factor(0) == pytest.approx(0.1)
+    assert trainer.lr_factor(9) == pytest.approx(1.0, abs=0.03)
+    assert trainer.lr_factor(50) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert trainer.lr_factor(100) == pytest.approx(0.1)
+
+
+def test_the_time_budget_drives_the_decay_when_it_ends_first():
+    trainer = Trainer(_cosine(steps=1000, warmup_steps=0, final_lr_fraction=0.2, milestones=[]))
+    trainer.time_progress = 1.0
+    assert trainer.lr_factor(5) == pytest.approx(0.2)
+    trainer.time_progress = 0.0
+    assert trainer.lr_factor(5) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_optimizer_follows_the_schedule_step_by_step():
+    trainer = Trainer(_cosine(steps=6, warmup_steps=2, final_lr_fraction=0.0, milestones=[]))
+    used = [trainer.training_step(tiny_batch(seed=i))["lr"] for i in range(6)]
+    assert used == pytest.approx([trainer.lr_factor(i) for i in range(6)])
+
+
+@pytest.mark.parametrize(
+    "override", ["optim.lr=nan", "optim.lr=-1e-3", "optim.lr=inf", "optim.betas=[2,3]", "schedule.lr_schedule=linear"]
+)
+def test_bad_optimiser_settings_are_refused_when_read(override):
+    with pytest.raises(ConfigError):
+        train_preset("tiny").with_overrides([override])
+
+
+def test_the_cpu_preset_is_the_fast_recipe_and_paper_stays_official():
+    cpu, paper = train_preset("cpu"), train_preset("paper")
+    assert cpu.schedule.lr_schedule == "cosine" and cpu.init.output_bias == "data"
+    assert cpu.objective.noise_residual_weight > 0 and cpu.model.projection_gain > 0
+    assert paper.schedule.lr_schedule == "multistep" and paper.init.output_bias == "zero"
+    assert paper.objective.noise_residual_weight == 0 and paper.model.projection_gain == 0
+    assert paper.model.level_scale == 1.0 and paper.optim.lr == 1e-4
+
+
+def test_output_bias_starts_at_the_mean_of_the_training_images(tmp_path):
+    cfg = tiny_config(write_pairs(tmp_path / "data"), "init.output_bias=data", "schedule.steps=1")
+    mean = mean_intensity(load_training_set(cfg, progress=False))
+    assert mean.shape == (3,) and 0.3 < float(mean.mean()) < 0.7
+    trainer = Trainer(cfg)
+    trainer.initialise_output_bias(mean)
+    torch.testing.assert_close(trainer.model.output[-1].bias, mean)
+
+
+def test_a_run_can_start_from_a_model_file(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    torch.manual_seed(5)
+    source = SeNMVAE(train_preset("tiny").model)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(0.01)
+    path = save_model(source, tmp_path / "init.safetensors")
+    cfg = tiny_config(data, f"init.weights={path}", "schedule.steps=1", "validation.every=0")
+    trainer = start_run(cfg, tmp_path / "run")
+    assert trainer.step == 1
+    moved = [float((a - b).detach().abs().max()) for a, b in zip(trainer.model.parameters(), source.parameters())]
+    assert max(moved) < 0.05  # one small step away from the file's weights, not a fresh init
+
+
+def test_a_failed_start_can_be_retried_in_the_same_folder(tmp_path):
+    from senmvae.errors import UserError
+
+    cfg = tiny_config(tmp_path / "missing", "schedule.steps=1")
+    with pytest.raises(UserError):
+        start_run(cfg, tmp_path / "run")
+    cfg = tiny_config(write_pairs(tmp_path / "data"), "schedule.steps=1", "validation.every=0")
+    assert start_run(cfg, tmp_path / "run").step == 1
