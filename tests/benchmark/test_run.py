@@ -3,10 +3,16 @@ import json
 import pytest
 import torch
 
-from senmvae.benchmark import MODEL_ORDER, BenchmarkConfig, run_benchmark
+from senmvae.benchmark import BenchmarkConfig, run_benchmark
 from senmvae.cli.main import main
 from senmvae.downstream import DnCNNConfig
+from senmvae.model import SeNMVAE
+from senmvae.model.config import model_preset
+from senmvae.model.io import save_model
 from tests.train.helpers import write_pairs
+
+RUNS = ("senmvae", "senmvae_finetuned", "senmvae_paired_only")
+ROWS = [r + s for r in RUNS for s in ("", "_content_exact")] + ["awgn", "heteroscedastic", "real"]
 
 
 @pytest.fixture(scope="module")
@@ -14,8 +20,10 @@ def finished(tmp_path_factory):
     torch.set_num_threads(1)
     data = write_pairs(tmp_path_factory.mktemp("pairs"), scenes=12, size=48)
     out = tmp_path_factory.mktemp("bench")
+    pretrained = save_model(SeNMVAE(model_preset("tiny")), tmp_path_factory.mktemp("init") / "tiny.safetensors")
     cfg = BenchmarkConfig(
         train=str(data),
+        init=str(pretrained),
         paired=4,
         budget_minutes=0.4,
         preset="tiny",
@@ -32,10 +40,14 @@ def test_results_hold_every_model_metric_and_the_validity_verdict(finished):
     document, out = finished
     assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(document))
     models = document["models"]
-    for name in MODEL_ORDER:
+    assert [n for n in document["model_order"] if "predicted" not in n and n != "noisy_input"] == ROWS
+    for name in ROWS:
         for metric in ("psnr", "ssim", "kl_intensity_senmvae", "kl_noise_neca", "akld_danet", "akld_reverse", "fd_effnet_lite0"):
             assert metric in models[name], (name, metric)
-    assert {"senmvae_predicted_level", "senmvae_paired_only_predicted_level", "noisy_input"} <= set(models)
+    assert {r + "_predicted_level" for r in ROWS[:6]} | {"noisy_input"} <= set(models)
+    runs = document["runs"]
+    assert runs["senmvae"]["init"] is None and runs["senmvae_finetuned"]["init"].endswith("tiny.safetensors")
+    assert runs["senmvae_paired_only"]["paired_only"] and runs["senmvae_finetuned"]["steps"] >= 1
     assert models["real"]["akld_danet"] == 0 and models["real"]["kl_noise_neca"] == 0
     gain = models["real"]["psnr"] - models["noisy_input"]["psnr"]
     assert document["downstream"]["real_gain_db"] == pytest.approx(gain, abs=1e-3)
@@ -50,12 +62,36 @@ def test_it_writes_the_split_baselines_runs_table_and_report(finished):
     assert not set(scenes["paired"]) & set(scenes["validation"])
     assert not set(scenes["source"]) & set(scenes["target"])
     assert json.loads((out / "baselines" / "awgn.json").read_text())["kind"] == "awgn"
-    for run in ("senmvae", "senmvae_paired_only"):
+    for run in RUNS:
         assert (out / "runs" / run / "model.safetensors").is_file()
     table = (out / "results.md").read_text()
-    assert all(f"| {name} |" in table for name in MODEL_ORDER + ["noisy_input"])
+    assert all(f"| {name} |" in table for name in ROWS + ["noisy_input"])
     html = (out / "report.html").read_text()
     assert "senmvae_paired_only" in html and "http://" not in html and "https://" not in html
+    assert "Level control" in html
+
+
+def test_level_control_records_asked_real_and_produced_levels_per_image(finished):
+    document, _ = finished
+    control = document["level_control"]
+    n = document["data"]["eval_pairs"]
+    for name in ROWS:
+        assert len(control[name]["asked"]) == len(control[name]["produced"]) == n
+    assert control["real"]["produced"] == pytest.approx(control["real"]["asked"])
+    assert control["senmvae_predicted_level"]["asked"] != control["senmvae"]["asked"]
+
+
+def test_flags_override_the_config_file_only_where_given(tmp_path):
+    from senmvae.cli.benchmark import add_benchmark_arguments, config_from_args
+    import argparse
+
+    (tmp_path / "bench.yaml").write_text("paired: 7\nbudget_minutes: 12\npreset: tiny\ninit: base\n")
+    parser = argparse.ArgumentParser()
+    add_benchmark_arguments(parser, default_budget=30.0)
+    cfg = config_from_args(parser.parse_args(["--config", str(tmp_path / "bench.yaml"), "--seed", "3"]))
+    assert (cfg.paired, cfg.budget_minutes, cfg.preset, cfg.init, cfg.seed) == (7, 12.0, "tiny", "base", 3)
+    cfg = config_from_args(parser.parse_args(["--paired", "5"]))
+    assert (cfg.paired, cfg.budget_minutes, cfg.init) == (5, 30.0, None)
 
 
 def test_command_refuses_a_folder_without_pairs(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """The benchmark: every noise model judged by realism metrics and by the denoiser it trains."""
 
 from senmvae.benchmark.config import BenchmarkConfig, BudgetShares
-from senmvae.benchmark.run import MODEL_ORDER, markdown_table, run_benchmark
+from senmvae.benchmark.run import BenchmarkResult, markdown_table, plan_runs, run_benchmark
 
-__all__ = ["MODEL_ORDER", "BenchmarkConfig", "BudgetShares", "markdown_table", "run_benchmark"]
+__all__ = ["BenchmarkConfig", "BenchmarkResult", "BudgetShares", "markdown_table", "plan_runs", "run_benchmark"]

@@ -12,7 +12,7 @@ from senmvae.downstream import DnCNNConfig
 class BudgetShares(Config):
     """Fractions of the wall-clock budget given to each stage (the rest: synthesis and metrics)."""
 
-    senmvae: float = 0.40
+    senmvae: float = 0.40  # split evenly between the from-scratch and the fine-tuned run when both run
     senmvae_paired_only: float = 0.15
     denoisers: float = 0.35  # split evenly between the DnCNNs (one per noise model)
 
@@ -30,8 +30,13 @@ class BenchmarkConfig(Config):
     paired: int = 10  # pairs kept paired when splitting a paired collection
     budget_minutes: float = 30.0
     seed: int = 0
-    preset: str = "cpu"  # training preset of both SeNM-VAE runs
-    train_overrides: tuple[str, ...] = ()  # extra KEY=VALUE settings of both SeNM-VAE runs
+    preset: str = "cpu"  # training preset of the SeNM-VAE runs
+    train_overrides: tuple[str, ...] = ()  # extra KEY=VALUE settings of the SeNM-VAE runs
+    # Pretrained model to fine-tune ("base", "polyu", a run folder or a .safetensors file): adds
+    # the senmvae_finetuned row, and the paired-only variant starts from it too.
+    init: str | None = None
+    from_scratch: bool = True  # with init: also train the from-scratch run
+    samplers: tuple[str, ...] = ("paper", "content-exact")  # a row per SeNM-VAE run and sampler
     validation_fraction: float = 0.25  # share of scenes held out for evaluation when --eval is omitted
     max_eval_pairs: int = 24
     eval_crop: int = 256  # centre crop of every evaluation pair (0: whole images)
@@ -54,5 +59,10 @@ class BenchmarkConfig(Config):
             raise ConfigError(f"--paired must be at least 1, got {self.paired}")
         if bool(self.lpips_backbone) != bool(self.lpips_linear):
             raise ConfigError("LPIPS needs both lpips_backbone and lpips_linear weight files")
+        from senmvae.generate.noise_model import SAMPLERS
+
+        unknown = [s for s in self.samplers if s not in SAMPLERS]
+        if unknown or not self.samplers:
+            raise ConfigError(f"samplers must be some of {', '.join(SAMPLERS)}, got {list(self.samplers)}")
         if self.max_eval_pairs < 1:
             raise ConfigError(f"max_eval_pairs must be at least 1, got {self.max_eval_pairs}")

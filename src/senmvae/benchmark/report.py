@@ -85,6 +85,7 @@ def write_report(path: Path, data: ReportData) -> Path:
     sections = [
         _results_section(data),
         _crops_section(data),
+        _level_section(data),
         _nlf_section(data),
         _noise_distribution_section(data),
         _curves_section(data),
@@ -566,6 +567,47 @@ def _figure_legend(fig: Figure, names: Sequence[str]) -> None:
         ncols=_legend_columns(names),
         frameon=False,
     )
+
+
+def _level_section(data: ReportData) -> Section:
+    section = Section("levels", "Level control", "")
+    control = data.results.get("level_control") or {}
+    names = [n for n in _ordered(data.model_order, control) if n not in REFERENCE_ROWS]
+    if not names:
+        section.body = _note("No per-image noise levels in this report.")
+        return section
+    colors = _colors(data)
+    fig = _figure_with_legend_room(names)
+    ax = fig.subplots()
+    asked_all = [v * 255.0 for n in names for v in control[n]["asked"]]
+    low, high = min(asked_all), max(asked_all)
+    ax.fill_between([low, high], [0.85 * low, 0.85 * high], [1.15 * low, 1.15 * high], color="0.9", label="within 15 %")
+    ax.plot([low, high], [low, high], color="black", linewidth=1.0)
+    for name in names:
+        style = _line_style(name, colors)
+        asked = np.asarray(control[name]["asked"]) * 255.0
+        produced = np.asarray(control[name]["produced"]) * 255.0
+        ax.scatter(asked, produced, s=14, color=style["color"], label=name, marker="o" if style["linestyle"] == "-" else "x")
+    ax.set_xlabel("asked level: the real image's noise std (8-bit)")
+    ax.set_ylabel("std of the produced noise (8-bit)")
+    ax.grid(alpha=0.3)
+    _figure_legend(fig, names)
+    rows = []
+    for name in names:
+        asked = np.asarray(control[name]["asked"])
+        ratio = np.asarray(control[name]["produced"]) / np.maximum(asked, 1e-12)
+        within = float(np.mean(np.abs(ratio - 1.0) <= 0.15))
+        rows.append(f"<tr><td>{_esc(name)}</td><td>{np.median(ratio):.3f}</td><td>{100 * within:.0f} %</td></tr>")
+    table = (
+        "<table><tr><th>model</th><th>median produced / asked</th><th>images within 15 %</th></tr>"
+        + "".join(rows) + "</table>"
+    )  # fmt: skip
+    section.body = (
+        '<p class="legend">Each evaluation image is synthesized at its real noise std (the predicted-level rows: at '
+        "the std the level predictor reads off the real noisy image); a model whose noise follows the level puts "
+        "its points on the diagonal.</p>" + _img_of_figure(fig, "asked level against produced noise std") + table
+    )
+    return section
 
 
 # --------------------------------------------------------------------------- training curves

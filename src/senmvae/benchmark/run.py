@@ -19,6 +19,7 @@ Writes ``results.json``, ``results.md`` and ``report.html`` in the output folder
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -42,9 +43,9 @@ from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
 from senmvae import metrics
+from senmvae.metrics.noise_stats import noise_level
 
-MODEL_ORDER = ["senmvae", "senmvae_paired_only", "awgn", "heteroscedastic", "real"]
-SENMVAE_RUNS = ("senmvae", "senmvae_paired_only")
+REAL = "real"
 PREDICTED = "_predicted_level"
 
 
@@ -60,7 +61,7 @@ class EvalSet:
 
     @property
     def levels(self) -> torch.Tensor:
-        return (self.noisy - self.clean).flatten(1).std(dim=1)
+        return noise_level(self.noisy, self.clean)
 
     def pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(_hwc(c), _hwc(n)) for c, n in zip(self.clean, self.noisy)]
@@ -136,14 +137,37 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
 
 
 # --------------------------------------------------------------------------- SeNM-VAE runs
-def train_senmvae(cfg: BenchmarkConfig, name: str, train_spec: str, minutes: float, out: Path) -> Path:
+@dataclass(frozen=True)
+class RunPlan:
+    name: str
+    minutes: float
+    init: str | None  # model to fine-tune from; None: from scratch
+    paired_only: bool = False
+
+
+def plan_runs(cfg: BenchmarkConfig) -> list[RunPlan]:
+    """The SeNM-VAE runs: from scratch and/or fine-tuned from ``cfg.init`` (they share the
+    ``senmvae`` share of the budget), and the paired-only variant (from ``cfg.init`` when given)."""
+    budget = cfg.budget_minutes
+    main: list[tuple[str, str | None]] = []
+    if cfg.init is None or cfg.from_scratch:
+        main.append(("senmvae", None))
+    if cfg.init is not None:
+        main.append(("senmvae_finetuned", cfg.init))
+    plans = [RunPlan(name, budget * cfg.shares.senmvae / len(main), init) for name, init in main]
+    if cfg.shares.senmvae_paired_only > 0:
+        plans.append(RunPlan("senmvae_paired_only", budget * cfg.shares.senmvae_paired_only, cfg.init, paired_only=True))
+    return plans
+
+
+def train_senmvae(cfg: BenchmarkConfig, plan: RunPlan, train_spec: str, out: Path) -> Path:
     """Train (or reuse a finished) SeNM-VAE run; returns its folder."""
     from senmvae.train.config import train_preset
     from senmvae.train.run import start_run
 
-    run_dir = out / "runs" / name
+    run_dir = out / "runs" / plan.name
     if (run_dir / "model.safetensors").is_file() and (run_dir / "benchmark_done").is_file():
-        _say(f"{name}: reusing the finished run in {run_dir}")
+        _say(f"{plan.name}: reusing the finished run in {run_dir}")
         return run_dir
     if run_dir.exists():
         import shutil
@@ -153,13 +177,16 @@ def train_senmvae(cfg: BenchmarkConfig, name: str, train_spec: str, minutes: flo
         f"data.spec={train_spec}",
         f"seed={cfg.seed}",
         f"device={cfg.device}",
-        f"schedule.max_minutes={minutes}",
+        f"schedule.max_minutes={plan.minutes}",
         *cfg.train_overrides,
     ]
-    if name == "senmvae_paired_only":
+    if plan.paired_only:
         overrides.append("data.frequencies=[1.0, 0.0, 0.0]")
     train_cfg = train_preset(cfg.preset).with_overrides(overrides)
-    _say(f"{name}: training the '{cfg.preset}' preset for at most {minutes:.1f} min")
+    if plan.init is not None:
+        train_cfg = train_cfg.merged({"init": {"weights": plan.init}})
+    start = f"fine-tuning {plan.init}" if plan.init else f"training the '{cfg.preset}' preset from scratch"
+    _say(f"{plan.name}: {start} for at most {plan.minutes:.1f} min")
     start_run(train_cfg, run_dir)
     (run_dir / "benchmark_done").write_text("finished\n")
     return run_dir
@@ -171,7 +198,7 @@ def _curves(run_dir: Path) -> dict[str, list[float]]:
         return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r.get("kind") == "train"]
-    keys = ("loss", "rec_noisy", "rec_clean", "kl_zn", "level_l1")
+    keys = ("loss", "rec_noisy", "rec_clean", "kl_zn", "level_l1", "noise_residual")
     curves: dict[str, list[float]] = {"step": [float(r["step"]) for r in rows]}
     for key in keys:
         if rows and all(key in r for r in rows):
@@ -205,7 +232,7 @@ def noise_metrics(synthetic: torch.Tensor, eval_set: EvalSet, cfg: BenchmarkConf
         "akld_danet": float(metrics.akld_danet(synthetic, real, clean).mean()),
         "akld_reverse": float(metrics.akld_reverse(synthetic, real, clean).mean()),
         "fd_effnet_lite0": float(metrics.fd_effnet_lite0(shown, real)),
-        "noise_std_8bit": float((synthetic - clean).flatten(1).std(dim=1).mean() * 255.0),
+        "noise_std_8bit": float(noise_level(synthetic, clean).mean() * 255.0),
     }
 
 
@@ -227,6 +254,150 @@ def _cut(images: torch.Tensor, windows: list[tuple[int, int, int]], size: int) -
     return np.stack([_hwc(images[i, :, t : t + size, l : l + size]) for i, t, l in windows])
 
 
+# --------------------------------------------------------------------------- the stages
+@dataclass
+class NoiseRows:
+    """Every noise model of the comparison, in report order, and which of them are SeNM-VAE rows."""
+
+    sources: dict[str, NoiseSource]  # "real" last (the oracle)
+    senmvae: list[str]  # rows that are SeNM-VAE models (also get a predicted-level row)
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.sources)
+
+    @property
+    def synthetic(self) -> list[str]:
+        return [name for name in self.sources if name != REAL]
+
+
+def sampler_row(run: str, sampler: str) -> str:
+    return run if sampler == "paper" else f"{run}_{sampler.replace('-', '_')}"
+
+
+def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData) -> NoiseRows:
+    ds = data.dataset
+    paired_arrays = [(p.clean.load(), p.noisy.load()) for p in ds.paired]
+    train_levels = [float(noise_level(torch.from_numpy(n), torch.from_numpy(c))) for c, n in paired_arrays]
+    sources: dict[str, NoiseSource] = {}
+    senmvae_rows = []
+    for run, run_dir in runs.items():
+        first = NoiseModel.load(run_dir, device=cfg.device, temperature=cfg.temperature)
+        target_levels = [first.predict_level(ref.load()) for ref in ds.target]
+        policy = ChoiceLevel(tuple(train_levels + target_levels), origin="paired std and predicted target std")
+        for sampler in cfg.samplers:
+            model = NoiseModel(first.network, level=policy, temperature=cfg.temperature, device=cfg.device, sampler=sampler)
+            sources[sampler_row(run, sampler)] = model
+            senmvae_rows.append(sampler_row(run, sampler))
+    sources["awgn"] = AWGN.fit(paired_arrays)
+    sources["heteroscedastic"] = HeteroscedasticGaussian.fit(paired_arrays)
+    sources[REAL] = RealNoiseOracle.fit(data.oracle_pairs)
+    return NoiseRows(sources, senmvae_rows)
+
+
+def synthesize_rows(
+    cfg: BenchmarkConfig, rows: NoiseRows, eval_set: EvalSet
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Every row's noisy version of the evaluation images (SeNM-VAE at the true and at the
+    predicted level), and the level each row was asked for (the real std where a row takes none)."""
+    synthetic: dict[str, torch.Tensor] = {}
+    asked: dict[str, torch.Tensor] = {}
+    for name in tqdm(rows.order, desc="synthesizing evaluation images", leave=False):
+        source = rows.sources[name]
+        asked[name] = eval_set.levels
+        if name == REAL:
+            synthetic[name] = eval_set.noisy
+        elif name in rows.senmvae:
+            synthetic[name] = synthesize(source, eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
+            predicted = torch.tensor([source.predict_level(_hwc(n)) for n in eval_set.noisy])
+            synthetic[name + PREDICTED] = synthesize(source, eval_set, predicted, cfg.seed, name, cfg.temperature)
+            asked[name + PREDICTED] = predicted
+        else:
+            synthetic[name] = synthesize(source, eval_set, None, cfg.seed, name, cfg.temperature)
+    return synthetic, asked
+
+
+def level_control(
+    synthetic: dict[str, torch.Tensor], asked: dict[str, torch.Tensor], eval_set: EvalSet
+) -> dict[str, dict[str, list[float]]]:
+    """Per row and image: the level asked for, the real noise std, and the std of the noise produced."""
+    real = [float(v) for v in eval_set.levels]
+    return {
+        name: {
+            "asked": [float(v) for v in asked[name]],
+            "real": real,
+            "produced": [float(v) for v in noise_level(images, eval_set.clean)],
+        }
+        for name, images in synthetic.items()
+    }
+
+
+def train_denoisers(
+    cfg: BenchmarkConfig, rows: NoiseRows, data: BenchmarkData, per_denoiser_s: float, windows: list[tuple[int, int, int]]
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], dict[str, dict[str, list[float]]]]:
+    """One DnCNN per row, trained on pairs synthesized from the source clean images plus the real
+    paired crops; its scores on the evaluation pairs, its denoised report crops and its curve."""
+    ds, eval_set = data.dataset, data.eval_set
+    denoiser_cfg = cfg.denoiser.replace(time_budget_s=per_denoiser_s, seed=cfg.seed)
+    paired_arrays = [(p.clean.load(), p.noisy.load()) for p in ds.paired]
+    source_clean = [ref.load() for ref in ds.source]
+    eval_pairs = eval_set.pairs()
+    # Only the images the report shows are denoised; windows re-indexed into that subset.
+    shown_images = sorted({i for i, _, _ in windows})
+    shown_windows = [(shown_images.index(i), t, l) for i, t, l in windows]
+    scores, crops, curves = {}, {}, {}
+    for name in rows.order:
+        _say(f"denoiser for {name}: {per_denoiser_s:.0f} s or {denoiser_cfg.steps} steps")
+        pairs = training_crops(rows.sources[name], source_clean, paired_arrays, paired_fraction=cfg.paired_fraction)
+        dncnn, history = train_denoiser(denoiser_cfg, pairs)
+        result = evaluate_denoiser(dncnn, eval_pairs)
+        scores[name] = {"psnr": result["psnr"], "ssim": result["ssim"], "denoiser_steps": float(history.steps)}
+        curves[f"dncnn/{name}"] = {"step": [float(s) for s in history.step], "loss": list(history.loss)}
+        denoised = torch.stack([_chw(denoise_image(dncnn, _hwc(eval_set.noisy[i]))) for i in shown_images])
+        crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
+    return scores, crops, curves
+
+
+@dataclass
+class BenchmarkResult:
+    """What results.json holds: per-row metrics, the downstream validity, data, timing, settings."""
+
+    models: dict[str, dict[str, float]]
+    model_order: list[str]
+    downstream: dict
+    data: dict
+    timing: dict[str, float]
+    machine: str
+    config: dict
+    level_control: dict[str, dict[str, list[float]]]
+    runs: dict[str, dict]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _downstream_validity(models: dict[str, dict[str, float]]) -> dict:
+    gain = models[REAL]["psnr"] - models["noisy_input"]["psnr"]
+    valid = gain >= MIN_REAL_GAIN_DB
+    return {
+        "real_gain_db": round(gain, 3),
+        "min_gain_db": MIN_REAL_GAIN_DB,
+        "valid": bool(valid),
+        "note": (
+            f"the denoiser trained on real pairs beats the noisy input by {gain:.2f} dB; the downstream comparison "
+            + ("is meaningful" if valid else f"is INVALID (needs >= {MIN_REAL_GAIN_DB} dB)")
+        ),
+    }
+
+
+def _run_summary(plan: RunPlan, run_dir: Path) -> dict:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    train = [r for r in rows if r.get("kind") == "train"]
+    seconds = sum(r["seconds_per_step"] * (r["step"] - p["step"]) for p, r in zip([{"step": 0}] + train, train))
+    return {"init": plan.init, "paired_only": plan.paired_only, "steps": train[-1]["step"] if train else 0,
+            "minutes": round(seconds / 60.0, 2), "budget_minutes": round(plan.minutes, 2)}  # fmt: skip
+
+
 # --------------------------------------------------------------------------- the whole benchmark
 def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     out = Path(out)
@@ -245,93 +416,47 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     preset = train_preset(cfg.preset)
     tick = time.perf_counter()
     data = prepare_data(cfg, out, preset.data.crop, preset.model.size_multiple)
-    ds = data.dataset
+    ds, eval_set = data.dataset, data.eval_set
     _say(
         f"split: {len(ds.paired)} paired, {len(ds.source)} source, {len(ds.target)} target; "
-        f"evaluating on {len(data.eval_set.names)} pairs ({data.eval_origin})"
+        f"evaluating on {len(eval_set.names)} pairs ({data.eval_origin})"
     )
     tick = lap("data_s", tick)
 
-    runs = {
-        "senmvae": train_senmvae(cfg, "senmvae", data.train_spec, budget_s * cfg.shares.senmvae / 60.0, out),
-    }
-    tick = lap("senmvae_training_s", tick)
-    runs["senmvae_paired_only"] = train_senmvae(
-        cfg, "senmvae_paired_only", data.train_spec, budget_s * cfg.shares.senmvae_paired_only / 60.0, out
-    )
-    tick = lap("senmvae_paired_only_training_s", tick)
+    plans = plan_runs(cfg)
+    runs: dict[str, Path] = {}
+    for plan in plans:
+        runs[plan.name] = train_senmvae(cfg, plan, data.train_spec, out)
+        tick = lap(f"{plan.name}_training_s", tick)
 
-    paired_arrays = [(p.clean.load(), p.noisy.load()) for p in ds.paired]
-    train_levels = [float(np.std(n - c)) for c, n in paired_arrays]
-    sources: dict[str, NoiseSource] = {}
-    for name, run_dir in runs.items():
-        model = NoiseModel.load(run_dir, device=cfg.device, temperature=cfg.temperature)
-        target_levels = [model.predict_level(ref.load()) for ref in ds.target]
-        model.level = ChoiceLevel(tuple(train_levels + target_levels), origin="paired std and predicted target std")
-        sources[name] = model
-    sources["awgn"] = AWGN.fit(paired_arrays)
-    sources["heteroscedastic"] = HeteroscedasticGaussian.fit(paired_arrays)
-    sources["real"] = RealNoiseOracle.fit(data.oracle_pairs)
+    rows = build_rows(cfg, runs, data)
     for name in ("awgn", "heteroscedastic"):
-        sources[name].save(out / "baselines" / f"{name}.json")
-
-    eval_set = data.eval_set
-    synthetic: dict[str, torch.Tensor] = {}
-    for name in tqdm(MODEL_ORDER, desc="synthesizing evaluation images", leave=False):
-        if name == "real":
-            synthetic[name] = eval_set.noisy
-        elif name in SENMVAE_RUNS:
-            synthetic[name] = synthesize(sources[name], eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
-            predicted = torch.tensor([sources[name].predict_level(_hwc(n)) for n in eval_set.noisy])
-            synthetic[name + PREDICTED] = synthesize(sources[name], eval_set, predicted, cfg.seed, name, cfg.temperature)
-        else:
-            synthetic[name] = synthesize(sources[name], eval_set, None, cfg.seed, name, cfg.temperature)
-    results: dict[str, dict[str, float]] = {}
-    for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False):
-        results[name] = noise_metrics(images, eval_set, cfg)
+        rows.sources[name].save(out / "baselines" / f"{name}.json")
+    synthetic, asked = synthesize_rows(cfg, rows, eval_set)
+    results = {name: noise_metrics(images, eval_set, cfg) for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False)}
     tick = lap("synthesis_and_metrics_s", tick)
 
     remaining = budget_s - (time.perf_counter() - started)
-    per_denoiser = max(30.0, min(budget_s * cfg.shares.denoisers, remaining * 0.9) / len(MODEL_ORDER))
-    denoiser_cfg = cfg.denoiser.replace(time_budget_s=per_denoiser, seed=cfg.seed)
-    source_clean = [ref.load() for ref in ds.source]
-    eval_pairs = eval_set.pairs()
+    per_denoiser = max(30.0, min(budget_s * cfg.shares.denoisers, remaining * 0.9) / len(rows.order))
     windows = _report_windows(eval_set, cfg.report_crops, cfg.report_crop_size, cfg.seed)
-    # Only the images the report shows are denoised; windows re-indexed into that subset.
-    shown_images = sorted({i for i, _, _ in windows})
-    shown_windows = [(shown_images.index(i), t, l) for i, t, l in windows]
-    denoised_crops: dict[str, np.ndarray] = {}
-    curves: dict[str, dict[str, list[float]]] = {name: _curves(run_dir) for name, run_dir in runs.items()}
-    for name in MODEL_ORDER:
-        _say(f"denoiser for {name}: {per_denoiser:.0f} s or {denoiser_cfg.steps} steps")
-        crops = training_crops(sources[name], source_clean, paired_arrays, paired_fraction=cfg.paired_fraction)
-        dncnn, history = train_denoiser(denoiser_cfg, crops)
-        scores = evaluate_denoiser(dncnn, eval_pairs)
-        results[name].update({"psnr": scores["psnr"], "ssim": scores["ssim"], "denoiser_steps": float(history.steps)})
-        curves[f"dncnn/{name}"] = {"step": [float(s) for s in history.step], "loss": list(history.loss)}
-        denoised = torch.stack([_chw(denoise_image(dncnn, _hwc(eval_set.noisy[i]))) for i in shown_images])
-        denoised_crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
-    input_psnr = metrics.psnr(eval_set.noisy, eval_set.clean)
-    input_ssim = metrics.ssim(eval_set.noisy, eval_set.clean)
-    results["noisy_input"] = {"psnr": float(input_psnr.mean()), "ssim": float(input_ssim.mean())}
+    scores, denoised_crops, dncnn_curves = train_denoisers(cfg, rows, data, per_denoiser, windows)
+    for name, values in scores.items():
+        results[name].update(values)
+    results["noisy_input"] = {
+        "psnr": float(metrics.psnr(eval_set.noisy, eval_set.clean).mean()),
+        "ssim": float(metrics.ssim(eval_set.noisy, eval_set.clean).mean()),
+    }
     denoised_crops["noisy_input"] = _cut(eval_set.noisy, windows, cfg.report_crop_size)
     lap("denoisers_s", tick)
     timing["total_s"] = round(time.perf_counter() - started, 1)
 
-    gain = results["real"]["psnr"] - results["noisy_input"]["psnr"]
-    document = {
-        "models": results,
-        "downstream": {
-            "real_gain_db": round(gain, 3),
-            "min_gain_db": MIN_REAL_GAIN_DB,
-            "valid": bool(gain >= MIN_REAL_GAIN_DB),
-            "note": (
-                "the denoiser trained on real pairs beats the noisy input by "
-                f"{gain:.2f} dB; the downstream comparison "
-                + ("is meaningful" if gain >= MIN_REAL_GAIN_DB else f"is INVALID (needs >= {MIN_REAL_GAIN_DB} dB)")
-            ),
-        },
-        "data": {
+    synthetic_names = rows.synthetic
+    order = synthetic_names + [n + PREDICTED for n in rows.senmvae] + [REAL]
+    result = BenchmarkResult(
+        models=results,
+        model_order=order + ["noisy_input"],
+        downstream=_downstream_validity(results),
+        data={
             "train": str(cfg.train),
             "eval": data.eval_origin,
             "paired": len(ds.paired),
@@ -340,26 +465,28 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
             "eval_pairs": len(eval_set.names),
             "eval_size": list(eval_set.clean.shape[-2:]),
         },
-        "timing": timing,
-        "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device {cfg.device}",
-        "config": cfg.to_dict(),
-    }
+        timing=timing,
+        machine=f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device {cfg.device}",
+        config=cfg.to_dict(),
+        level_control=level_control(synthetic, asked, eval_set),
+        runs={plan.name: _run_summary(plan, runs[plan.name]) for plan in plans},
+    )
+    document = result.to_dict()
     _write_json(out / "results.json", document)
-    table = markdown_table(document)
-    (out / "results.md").write_text(table + "\n")
+    (out / "results.md").write_text(markdown_table(document) + "\n")
 
-    windows_crops = {"clean": _cut(eval_set.clean, windows, cfg.report_crop_size), "real": _cut(eval_set.noisy, windows, cfg.report_crop_size)}
-    for name in MODEL_ORDER[:-1]:
-        windows_crops[name] = _cut(synthetic[name].clamp(0, 1), windows, cfg.report_crop_size)
+    crops = {"clean": _cut(eval_set.clean, windows, cfg.report_crop_size), REAL: _cut(eval_set.noisy, windows, cfg.report_crop_size)}
+    for name in synthetic_names:
+        crops[name] = _cut(synthetic[name].clamp(0, 1), windows, cfg.report_crop_size)
     report = ReportData(
         results=document,
-        model_order=MODEL_ORDER[:-1] + [n + PREDICTED for n in SENMVAE_RUNS] + ["real"],
-        crops=windows_crops,
+        model_order=order,
+        crops=crops,
         denoised=denoised_crops,
         nlf={name: metrics.noise_level_function(images, eval_set.clean) for name, images in synthetic.items()},
         nps={name: metrics.noise_power_spectrum(images, eval_set.clean) for name, images in synthetic.items()},
         noise_samples={name: _noise_sample(images, eval_set.clean) for name, images in synthetic.items()},
-        curves=curves,
+        curves={name: _curves(run_dir) for name, run_dir in runs.items()} | dncnn_curves,
     )
     write_report(out / "report.html", report)
     return document
@@ -377,23 +504,29 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+# (metric, label, digits); the direction arrows come from senmvae.metrics.METRICS
 COLUMNS = [
-    ("psnr", "PSNR dB ↑", 2),
-    ("ssim", "SSIM ↑", 4),
-    ("kl_intensity_senmvae", "KL intensity (SeNM-VAE) ↓", 4),
-    ("kl_noise_neca", "KL noise (NeCA) ↓", 4),
-    ("akld_danet", "AKLD DANet ↓", 3),
-    ("akld_reverse", "AKLD reverse ↓", 3),
-    ("fd_effnet_lite0", "FD EffNet-Lite0 ↓", 2),
+    ("psnr", "PSNR dB", 2),
+    ("ssim", "SSIM", 4),
+    ("kl_intensity_senmvae", "KL intensity (SeNM-VAE)", 4),
+    ("kl_noise_neca", "KL noise (NeCA)", 4),
+    ("akld_danet", "AKLD DANet", 3),
+    ("akld_reverse", "AKLD reverse", 3),
+    ("fd_effnet_lite0", "FD EffNet-Lite0", 2),
     ("noise_std_8bit", "noise std (8-bit)", 2),
 ]
 
 
+def _label(metric: str, label: str) -> str:
+    info = metrics.METRICS.get(metric)
+    return label if info is None else f"{label} {'↑' if info.higher_is_better else '↓'}"
+
+
 def markdown_table(document: dict) -> str:
     models = document["models"]
-    order = [n for n in MODEL_ORDER[:-1] + [m + PREDICTED for m in SENMVAE_RUNS] + ["real", "noisy_input"] if n in models]
+    order = [n for n in document["model_order"] if n in models]
     lines = [
-        "| model | " + " | ".join(label for _, label, _ in COLUMNS) + " |",
+        "| model | " + " | ".join(_label(metric, label) for metric, label, _ in COLUMNS) + " |",
         "|---|" + "---:|" * len(COLUMNS),
     ]
     for name in order:

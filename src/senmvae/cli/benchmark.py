@@ -10,34 +10,55 @@ from senmvae.benchmark.run import markdown_table
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: float) -> None:
+    """Flags default to None so that only the flags given override a --config file."""
     parser.add_argument(
-        "--train", "--data", dest="train", default="default", metavar="SPEC",
+        "--train", "--data", dest="train", default=None, metavar="SPEC",
         help="training data: a dataset folder (e.g. ../shared/data/polyu), manifest, YAML spec or 'default' (the embedded set)",
-    )
+    )  # fmt: skip
     parser.add_argument("--eval", default=None, metavar="SPEC", help="evaluation pairs (default: held-out scenes of --train)")
-    parser.add_argument("--paired", type=int, default=10, metavar="N", help="pairs kept paired when splitting (default 10)")
-    parser.add_argument("--budget", type=float, default=default_budget, metavar="MINUTES", help=f"wall-clock budget (default {default_budget:g})")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--preset", default="cpu", help="training preset of the SeNM-VAE runs (default cpu)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--paired", type=int, default=None, metavar="N", help="pairs kept paired when splitting (default 10)")
+    parser.add_argument(
+        "--budget", type=float, default=None, metavar="MINUTES", help=f"wall-clock budget (default {default_budget:g})"
+    )
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--preset", default=None, help="training preset of the SeNM-VAE runs (default cpu)")
+    parser.add_argument(
+        "--init", default=None, metavar="MODEL",
+        help="fine-tune from this model (base, polyu, a run folder or .safetensors): adds the fine-tuned rows",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-scratch", dest="from_scratch", action="store_false", default=None,
+        help="with --init: skip the from-scratch run",
+    )  # fmt: skip
+    parser.add_argument("--device", default=None, help="cpu or cuda")
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.yaml", help="benchmark settings (see docs/benchmark.md)")
+    parser.set_defaults(default_budget=default_budget)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
 
 
+FLAGS = {
+    "train": "train",
+    "eval": "eval",
+    "paired": "paired",
+    "budget": "budget_minutes",
+    "seed": "seed",
+    "preset": "preset",
+    "init": "init",
+    "from_scratch": "from_scratch",
+    "device": "device",
+}
+
+
 def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
-    cfg = BenchmarkConfig.from_yaml(args.config) if args.config else BenchmarkConfig()
-    cfg = cfg.merged(
-        {
-            "train": str(args.train),
-            "eval": args.eval,
-            "paired": args.paired,
-            "budget_minutes": args.budget,
-            "seed": args.seed,
-            "preset": args.preset,
-            "device": args.device,
-        }
-    )
-    return cfg.with_overrides(args.set)
+    """Defaults, then the --config file, then the flags given, then --set."""
+    if args.config:
+        cfg = BenchmarkConfig.from_yaml(args.config)
+    else:
+        cfg = BenchmarkConfig(budget_minutes=args.default_budget)
+    given = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag) is not None}
+    if "train" in given:
+        given["train"] = str(given["train"])
+    return cfg.merged(given).with_overrides(args.set)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

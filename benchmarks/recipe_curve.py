@@ -1,0 +1,126 @@
+"""Learning curves of training recipes on PolyU: held-out noise fidelity against minutes and steps.
+
+Each recipe trains the `cpu` model with the project's Trainer in a plain loop on the
+benchmark's scene-grouped PolyU split (10 paired crops, the rest unpaired, seed 0), for the
+same wall-clock minutes, and is evaluated every ``--every`` minutes on the held-out scenes
+(:mod:`senmvae.benchmark.fidelity`): content PSNR (the clean image decoded from the mean of
+q(z|x) without zn), and the noise metrics of both samplers at temperature 1.
+
+Recipes (``--recipes``): ``official`` (the cpu model with the authors' recipe: Adam 1e-4,
+zero-initialised projections, output bias 0), ``fast`` (the cpu preset as shipped), ``fast-no-residual``,
+``fast-no-gain``, and ``finetune-base`` (the cpu preset started from the shipped base model).
+Run it with OMP_NUM_THREADS=1 on a quiet core:
+
+    OMP_NUM_THREADS=1 python benchmarks/recipe_curve.py --minutes 12 --every 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from senmvae.benchmark.fidelity import fidelity, held_out_pairs, synthesize_at_true_levels
+from senmvae.data import MixedDomainDataset, StepBatchSampler, build_split, load_spec, validate
+from senmvae.generate import NoiseModel
+from senmvae.metrics import psnr
+from senmvae.train import Trainer
+from senmvae.train.config import train_preset
+from senmvae.train.run import build_perceptual, initial_model, mean_intensity
+
+POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
+OFFICIAL = {
+    "model": {"projection_gain": 0.0, "content_log_sigma_bias": 0.0, "level_scale": 1.0},
+    "init": {"output_bias": "zero"},
+    "objective": {"noise_residual_weight": 0.0},
+    "optim": {"lr": 1e-4},
+    "schedule": {"lr_schedule": "multistep", "milestones": [1500, 2250, 2700, 2850], "warmup_steps": 0},
+}
+RECIPES = {
+    "official": OFFICIAL,
+    "fast": {},
+    "fast-no-residual": {"objective": {"noise_residual_weight": 0.0}},
+    "fast-no-gain": {"model": {"projection_gain": 0.0}},
+    "finetune-base": {"init": {"weights": "base"}},
+}
+
+
+def evaluate(trainer: Trainer, pairs) -> dict[str, float]:
+    network = trainer.export_model.eval()
+    row = {}
+    with torch.no_grad():
+        decoded = torch.cat([network.reconstruct(pairs.clean[i : i + 4]) for i in range(0, len(pairs.names), 4)])
+    row["content_psnr"] = float(psnr(decoded.clamp(0, 1), pairs.clean).mean())
+    for sampler in ("content-exact", "paper"):
+        model = NoiseModel(network, sampler=sampler)
+        values = fidelity(synthesize_at_true_levels(model, pairs), pairs)
+        row.update({f"{sampler}/{k}": v for k, v in values.items()})
+    network.train()
+    return row
+
+
+def run_recipe(name: str, minutes: float, every: float, data: str, pairs) -> list[dict]:
+    cfg = train_preset("cpu").merged(RECIPES[name]).merged({"data": {"spec": data, "paired": 10}, "seed": 0})
+    cfg, init = initial_model(cfg)
+    dataset = validate(build_split(load_spec(data), 10, seed=0, validation=0.25).dataset, cfg.data.crop, progress=False).dataset
+    trainer = Trainer(cfg, "cpu", build_perceptual(cfg))
+    if init is not None:
+        trainer.initialise_weights(init)
+    elif cfg.init.output_bias == "data":
+        trainer.initialise_output_bias(mean_intensity(dataset))
+    loader = DataLoader(
+        MixedDomainDataset(dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed),
+        batch_sampler=StepBatchSampler(cfg.data.batch_size, 0, 1, 0),
+    )
+    rows, trained = [], 0.0
+    marks = [every * (k + 1) for k in range(int(minutes / every))]
+    batches = iter(loader)
+    for mark in marks:
+        while trained < mark * 60.0:
+            tick = time.perf_counter()
+            trainer.time_progress = min(1.0, trained / (minutes * 60.0))
+            trainer.training_step(next(batches))
+            trained += time.perf_counter() - tick
+        row = {"recipe": name, "minutes": mark, "steps": trainer.step} | evaluate(trainer, pairs)
+        rows.append(row)
+        print(format_row(row), flush=True)
+    return rows
+
+
+COLUMNS = ("noise_std_8bit", "kl_noise", "akld", "akld_reverse", "level_ratio_median")
+
+
+def header() -> str:
+    cols = ["recipe", "min", "steps", "content PSNR"] + [f"{s} {c}" for s in ("CE", "paper") for c in COLUMNS]
+    return "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols)
+
+
+def format_row(row: dict) -> str:
+    cells = [row["recipe"], f"{row['minutes']:g}", str(row["steps"]), f"{row['content_psnr']:.2f}"]
+    cells += [f"{row[f'{s}/{c}']:.3f}" for s in ("content-exact", "paper") for c in COLUMNS]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(POLYU))
+    parser.add_argument("--minutes", type=float, default=12.0)
+    parser.add_argument("--every", type=float, default=3.0)
+    parser.add_argument("--recipes", nargs="+", default=["official", "fast"], choices=sorted(RECIPES))
+    args = parser.parse_args()
+    if not Path(args.data).exists():
+        raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
+    pairs = held_out_pairs(args.data, 10)
+    print(f"{len(pairs.names)} held-out pairs; real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit); "
+          f"{torch.get_num_threads()} thread(s)")
+    print("CE = content-exact sampler; both samplers at temperature 1, each image at its true level\n")
+    print(header(), flush=True)
+    for name in args.recipes:
+        run_recipe(name, args.minutes, args.every, args.data, pairs)
+
+
+if __name__ == "__main__":
+    main()
