@@ -3,21 +3,25 @@
 Every reader in the project goes through :func:`read_image`, which turns any failure into an
 :class:`ImageReadError` naming the file, and every writer through :func:`write_image`, which
 writes atomically (temporary file, fsync, rename) so an interrupted run never leaves a
-truncated image behind.
+truncated image behind. Images read with Pillow are turned upright by their EXIF orientation,
+as image viewers show them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from senmvae.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+EXIF_ORIENTATION = 0x0112
 
 
 class ImageReadError(UserError):
@@ -57,6 +61,7 @@ def _raw_array(path: Path) -> tuple[np.ndarray, str]:
     try:
         with Image.open(path) as im:
             im.load()
+            im = _upright(im)
             mode = im.mode
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -74,6 +79,17 @@ def _raw_array(path: Path) -> tuple[np.ndarray, str]:
         raise ImageReadError(f"{path}: not an image PIL can read; remove it or convert it to PNG") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageReadError(f"{path}: corrupt or truncated image ({err}); re-download or remove it") from None
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """``im`` as displayed: a camera JPEG often stores the sensor's rows and an EXIF orientation tag."""
+    try:
+        orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # damaged EXIF: the pixels are still fine, as stored
+        return im
+    if orientation == 1:
+        return im  # the common case, without the copy exif_transpose makes
+    return ImageOps.exif_transpose(im)
 
 
 def _png_bit_depth(path: Path) -> int | None:
@@ -173,34 +189,52 @@ def to_integer(image: np.ndarray, bits: int = 8) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
 
 
+@contextmanager
+def naming_the_file(path: str | Path, temporary: str | Path | None = None) -> Iterator[None]:
+    """Let an OSError raised inside name ``path`` when it names no file (a failed write, e.g. on a
+    full disk, names none) or names the ``temporary`` file that stands for ``path`` until renamed."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None or (temporary is not None and str(err.filename) == str(temporary)):
+            err.filename = str(path)
+        raise
+
+
 def write_image(path: str | Path, image: np.ndarray, bits: int = 8) -> Path:
     """Write float (H, W, 3) in [0, 1] as an 8- or 16-bit PNG/TIFF, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = to_integer(image, bits)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    suffix = path.suffix.lower()
     try:
-        if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            tifffile.imwrite(str(tmp), data)
-        elif suffix == ".png":
-            if bits == 16:
-                _write_png16(tmp, data)
-            else:
-                Image.fromarray(data).save(tmp, format="PNG")
-        else:
-            if bits != 8:
-                raise UserError(f"{path}: 16-bit output needs a .png or .tif name")
-            Image.fromarray(data).save(tmp, format=Image.registered_extensions().get(suffix, "PNG"), quality=95)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with naming_the_file(path, tmp):
+            _encode(tmp, path, data, bits)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _encode(tmp: Path, path: Path, data: np.ndarray, bits: int) -> None:
+    """Write ``data`` to ``tmp`` in the format that the suffix of ``path`` names."""
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        tifffile.imwrite(str(tmp), data)
+    elif suffix == ".png":
+        if bits == 16:
+            _write_png16(tmp, data)
+        else:
+            Image.fromarray(data).save(tmp, format="PNG")
+    else:
+        if bits != 8:
+            raise UserError(f"{path}: 16-bit output needs a .png or .tif name")
+        Image.fromarray(data).save(tmp, format=Image.registered_extensions().get(suffix, "PNG"), quality=95)
 
 
 def _write_png16(path: Path, data: np.ndarray) -> None:

@@ -1,7 +1,8 @@
 """Plain folders: one folder of images (a source or target domain), or ``clean/`` + ``noisy/``
 folders whose files are matched by relative path and stem (a paired domain).
 
-Folders are read recursively. An image's key is its path relative to the folder without the
+Folders are read recursively, following links except those that loop or lead to images listed
+anyway (each real file is listed once). An image's key is its path relative to the folder without the
 suffix (``sub/0001``); its scene is the first subfolder when there is one (so putting the
 images of one scene in one subfolder keeps them together when splitting), else the key.
 """
@@ -9,6 +10,7 @@ images of one scene in one subfolder keeps them together when splitting), else t
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
@@ -16,36 +18,141 @@ from senmvae.data.io import is_image_file
 from senmvae.data.refs import FileImage, Pair
 
 IMAGE_KINDS = "PNG, TIFF, JPEG or BMP"
+NOT_AN_IMAGE = "not an image file"
 
 
 def scan(root: Path) -> tuple[list[Path], list[Problem]]:
-    """Image files under ``root`` (recursive, sorted), and a problem for each other file found."""
-    images: list[Path] = []
-    problems: list[Problem] = []
+    """Image files under ``root`` (recursive, sorted), and a problem for each other file found.
 
-    def unreadable(err: OSError) -> None:
-        problems.append(
-            Problem(str(err.filename), f"folder cannot be read ({err.strerror}); fix its permissions", Action.SKIP)
-        )
+    Links are followed, but every real file is listed once: a link to a folder that contains it
+    (a loop), or to a folder or image that is listed anyway, is left out with a problem.
+    """
+    walk = _Walk(root)
+    walk.run()
+    return walk.images, walk.problems
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for filename in sorted(filenames):
-            path = Path(dirpath) / filename
-            if filename.startswith("."):
-                continue
-            if is_image_file(path):
-                images.append(path)
+
+class _Walk:
+    """Depth first through ``root``, files of a folder before its subfolders, by name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.images: list[Path] = []
+        self.problems: list[Problem] = []
+        self.plain_dirs, self.plain_images = _plain_tree(root)
+        self.entered: set[str] = set()
+        self.listed: set[str] = set()
+
+    def run(self) -> None:
+        real_root = os.path.realpath(self.root)
+        self.entered.add(real_root)
+        stack = [(self.root, (real_root,))]
+        while stack:
+            folder, chain = stack.pop()  # chain: real paths of the folders from root down to this one
+            subfolders = [sub for sub in self._list(folder, chain[-1]) if self._enter(sub, chain)]
+            stack += [(sub.path, (*chain, sub.real)) for sub in reversed(subfolders)]
+
+    def _list(self, folder: Path, real_folder: str) -> list[_Entry]:
+        """The subfolders of ``folder``; its files are handled on the way."""
+        try:
+            with os.scandir(folder) as found:
+                entries = sorted((e for e in found if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as err:
+            self.problems.append(
+                Problem(str(folder), f"folder cannot be read ({err.strerror}); fix its permissions", Action.SKIP)
+            )
+            return []
+        subfolders = []
+        for entry in entries:
+            item = _Entry.of(entry, real_folder)
+            if item.is_dir:
+                subfolders.append(item)
             else:
-                problems.append(
-                    Problem(
-                        str(path),
-                        f"not an image file (suffix {path.suffix or 'none'!r}); ignored. "
-                        f"Move it out of the dataset folder, or convert it to {IMAGE_KINDS}",
-                        Action.SKIP,
-                    )
+                self._add_file(item)
+        return subfolders
+
+    def _add_file(self, item: _Entry) -> None:
+        # A dangling link to an image is listed like the image: decoding reports it, with its pair.
+        if not is_image_file(item.path):
+            self.problems.append(
+                Problem(
+                    str(item.path),
+                    f"{NOT_AN_IMAGE} (suffix {item.path.suffix or 'none'!r}); ignored. "
+                    f"Move it out of the dataset folder, or convert it to {IMAGE_KINDS}",
+                    Action.SKIP,
                 )
-    return images, problems
+            )
+        elif (item.is_link and item.real in self.plain_images) or item.real in self.listed:
+            self.problems.append(_duplicate(item))
+        else:
+            self.listed.add(item.real)
+            self.images.append(item.path)
+
+    def _enter(self, item: _Entry, chain: tuple[str, ...]) -> bool:
+        if item.is_link and any(_contains(item.real, real) for real in chain):
+            self.problems.append(
+                Problem(
+                    str(item.path),
+                    f"is a link to {item.real}, a folder that holds it, so following it would loop forever; "
+                    "left out. Remove the link",
+                    Action.SKIP,
+                )
+            )
+            return False
+        if (item.is_link and item.real in self.plain_dirs) or item.real in self.entered:
+            self.problems.append(_duplicate(item))
+            return False
+        self.entered.add(item.real)
+        return True
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: Path
+    real: str
+    is_link: bool
+    is_dir: bool
+
+    @classmethod
+    def of(cls, entry: os.DirEntry, real_folder: str) -> _Entry:
+        is_link = entry.is_symlink()
+        try:
+            is_dir = entry.is_dir()  # follows links
+        except OSError:
+            is_dir = False
+        real = os.path.realpath(entry.path) if is_link else os.path.join(real_folder, entry.name)
+        return cls(Path(entry.path), real, is_link, is_dir)
+
+
+def _plain_tree(root: Path) -> tuple[set[str], set[str]]:
+    """Real paths of the visible folders and images under ``root`` reached without following links:
+    a link to one of them is left out, as its images are listed at their own place."""
+    dirs: set[str] = set()
+    images: set[str] = set()
+    real_root = os.path.realpath(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        real_dir = os.path.join(real_root, os.path.relpath(dirpath, root))
+        dirs.add(os.path.normpath(real_dir))
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        images.update(
+            os.path.normpath(os.path.join(real_dir, name))
+            for name in filenames
+            if is_image_file(Path(name)) and not os.path.islink(os.path.join(dirpath, name))
+        )
+    return dirs, images
+
+
+def _contains(folder: str, path: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _duplicate(item: _Entry) -> Problem:
+    what = "is a link to" if item.is_link else "is"
+    return Problem(
+        str(item.path),
+        f"{what} {item.real}, which is listed already; left out so nothing is counted twice",
+        Action.SKIP,
+    )
 
 
 def image_key(path: Path, root: Path) -> str:

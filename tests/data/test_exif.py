@@ -1,0 +1,28 @@
+"""JPEGs from cameras store the sensor's rows plus an EXIF orientation; images are read as shown."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from senmvae.data.io import image_info, read_image
+
+ORIENTATION = 0x0112
+
+
+def test_exif_orientation_is_applied_when_reading_a_jpeg(tmp_path):
+    stored = np.zeros((64, 96, 3), np.uint8)  # 96 wide, 64 high as stored
+    stored[:32, :48] = (255, 0, 0)  # red top-left quarter
+    img = Image.fromarray(stored)
+    exif = img.getexif()
+    exif[ORIENTATION] = 6  # "rotate 90 degrees clockwise to display": shown 64 wide, 96 high
+    path = tmp_path / "camera.jpg"
+    img.save(path, exif=exif, quality=95)
+
+    image = read_image(path)
+
+    assert image.shape == (96, 64, 3)
+    shown = np.rot90(stored, k=-1).astype(np.float32) / 255
+    assert np.abs(image - shown).mean() < 0.02  # the red quarter is at the top right, as a viewer shows it
+    info = image_info(path)
+    assert (info.width, info.height) == (64, 96)
