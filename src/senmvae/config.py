@@ -117,7 +117,7 @@ class Config:
             parts = key.strip().split(".")
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
-            node[parts[-1]] = yaml.safe_load(raw)
+            node[parts[-1]] = _override_value(item, raw)
         return self.merged(patch)
 
     @classmethod
@@ -130,6 +130,17 @@ class Config:
 
     def to_yaml(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _override_value(item: str, raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(
+            f"override {item!r}: the value {raw!r} is not valid YAML ({problem}); write it as YAML, "
+            "e.g. key=0.5, key=[0.9,0.999] or key=\"text\" (quote the whole --set argument in the shell)"
+        ) from None
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The project's own weight files: safetensors, with the model config as JSON in its metadata.
 
 A file written by :func:`save_model` rebuilds its model alone. :func:`load_model` also
-accepts an official checkpoint (``.pth``/``.pt``), which it converts on the fly.
+accepts an official checkpoint (``.pth``/``.pt``), which it converts on the fly. Weights that
+are not finite (a diverged training) are refused both ways.
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from senmvae.data.io import naming_the_file
 from senmvae.errors import UserError
 from senmvae.model.config import ModelConfig
 from senmvae.model.network import SeNMVAE
 
 FORMAT = "senmvae-model"
 FORMAT_VERSION = "1"
+NOT_OURS = "this file was not written by senmvae for this model config"
+DIVERGED = (
+    "it was trained with a diverging setting (e.g. too high a learning rate); "
+    "retrain from an earlier checkpoint, with a lower learning rate"
+)
 
 
 def save_model(model: SeNMVAE, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
     """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically."""
     path = Path(path)
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    refuse_not_finite(tensors, f"not writing {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "format": FORMAT,
@@ -32,13 +41,41 @@ def save_model(model: SeNMVAE, path: str | Path, extra_metadata: dict[str, str] 
         "model_config": json.dumps(model.config.to_dict()),
         **(extra_metadata or {}),
     }
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with naming_the_file(path, tmp):
+            save_file(tensors, str(tmp), metadata=metadata)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
     return path
+
+
+def refuse_not_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
+    """A :class:`UserError` starting with ``where`` when a tensor holds NaN or inf."""
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise UserError(
+            f"{where}: the model's weights are not finite (NaN or inf in {len(bad)} of {len(tensors)} tensors, "
+            f"e.g. {', '.join(bad[:3])}); {DIVERGED}"
+        )
+
+
+def torch_load_problem(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line for the user.
+
+    torch's own message advises loading again with ``weights_only=False``, which runs whatever
+    code the file holds; that advice is left out.
+    """
+    text = " ".join(str(err).split())
+    if isinstance(err, PermissionError):
+        return "permission denied; make the file readable"
+    if "Unsupported global" in text:
+        return "it holds pickled objects other than tensors, which are refused for safety"
+    detail = "" if not text or "weights_only" in text else f" ({text.split('. ')[0][:200]})"
+    return f"it is truncated or damaged, or not a PyTorch checkpoint{detail}"
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -57,11 +94,45 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SeNMVAE:
     if path.suffix in (".pth", ".pt"):
         from senmvae.model.official import load_official
 
-        return load_official(path).to(device)
+        model = load_official(path)
+        refuse_not_finite(model.state_dict(), str(path))
+        return model.to(device)
     metadata = read_metadata(path)
     if metadata.get("format") != FORMAT or "model_config" not in metadata:
         raise UserError(f"{path} is a safetensors file but not a senmvae model (no model_config in its metadata)")
-    cfg = ModelConfig.from_dict(json.loads(metadata["model_config"]))
-    model = SeNMVAE(cfg)
-    model.load_state_dict(load_file(str(path)))
+    model = SeNMVAE(_model_config(path, metadata["model_config"]))
+    state = _read_tensors(path)
+    if mismatch := _mismatch(model.state_dict(), state):
+        raise UserError(f"{path} does not hold the weights its model_config describes ({mismatch}); {NOT_OURS}")
+    refuse_not_finite(state, str(path))
+    model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def _model_config(path: Path, text: str) -> ModelConfig:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: the model_config in its metadata is not valid JSON ({err}); {NOT_OURS}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the model_config in its metadata is not a JSON object; {NOT_OURS}")
+    try:
+        return ModelConfig.from_dict(data)
+    except (UserError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: the model_config in its metadata cannot be used ({err}); {NOT_OURS}") from None
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{path}: the weights cannot be read ({err}); the file is damaged, copy it again") from None
+
+
+def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """The differences between two sets of named tensors, in a few words ("" when none)."""
+    missing = sorted(expected.keys() - found.keys())
+    unexpected = sorted(found.keys() - expected.keys())
+    reshaped = sorted(k for k in expected.keys() & found.keys() if expected[k].shape != found[k].shape)
+    kinds = {"missing keys": missing, "unexpected keys": unexpected, "tensors of other shapes": reshaped}
+    return "; ".join(f"{len(names)} {kind} (e.g. {', '.join(names[:3])})" for kind, names in kinds.items() if names)

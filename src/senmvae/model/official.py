@@ -16,6 +16,7 @@ import torch
 
 from senmvae.errors import UserError
 from senmvae.model.config import ModelConfig
+from senmvae.model.io import torch_load_problem
 from senmvae.model.network import SeNMVAE
 
 _HEADS = {"Gauconv_z_H": "q_z_clean", "Gauconv_z_L": "q_z_noisy", "Gauconv_zn_q": "q_zn", "Gauconv_zn_p": "p_zn"}
@@ -149,8 +150,8 @@ def load_official(path: str | Path) -> SeNMVAE:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or unsafe files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "weights_only" in reason or "Unpickl" in type(err).__name__:
-            reason = "not a checkpoint of plain tensors (other pickled objects are refused for safety)"
-        raise UserError(f"{path} could not be read as a PyTorch checkpoint: {reason}") from None
+        raise UserError(
+            f"{path} cannot be read: {torch_load_problem(err)}; expected the .pth file of the official "
+            "SeNM-VAE code (a plain state_dict), copied whole"
+        ) from None
     return convert_official_state(_unwrap(obj, path), path)
