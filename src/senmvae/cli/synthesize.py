@@ -6,17 +6,25 @@ Each output depends only on (--seed, image name, sample index): not on batch siz
 process count. Outputs are written atomically, so a rerun skips finished images. Under
 ``torchrun --nproc-per-node N senmvae synthesize ...`` each process takes a disjoint share of
 the images. OUT_DIR/pairs.json lists every (clean, noisy) pair with its noise level.
+
+An input that cannot be read is skipped with a one-line reason and the others go on; the run
+then ends with a list of the skipped inputs and exit status 2. Fix or remove them and rerun:
+finished outputs are kept, whatever inputs were added or removed in between.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
 
 from senmvae.generate.levels import LevelPolicy, parse_level
-from senmvae.generate.noise_model import NoiseModel
+from senmvae.generate.noise_model import SAMPLERS, NoiseModel
 from senmvae.generate.synthesize import Shard, synthesize_folder
-from senmvae.train.distributed import resolve_device
+from senmvae.device import resolve_device
 
 
 def register(subparsers) -> None:
@@ -59,6 +67,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--temperature", type=float, default=1.0, help="scale of the latent noise (default 1)")
     parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="paper",
+        help="paper: regenerate the whole image (the authors' sampler); content-exact: add the noise that zn adds "
+        "to the real clean image (docs/generation.md)",
+    )
+    parser.add_argument(
         "--mean-correction", action="store_true", help="give each output channel the clean image's channel mean"
     )
     parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
@@ -99,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         tile_size=args.tile_size,
         tile_overlap=args.tile_overlap,
         exact=args.exact,
+        sampler=args.sampler,
     )
     policy = level_policy(args, model)
     result = synthesize_folder(
@@ -113,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         shard=shard,
         progress=not args.no_progress,
+        warn=_warn,
     )
     where = f"process {shard.rank} of {shard.world_size}: " if shard.world_size > 1 else ""
     manifest = result.manifest or "written by the last process to finish"
@@ -120,4 +137,21 @@ def run(args: argparse.Namespace) -> int:
         f"{where}wrote {result.written} noisy images to {args.output} "
         f"({result.skipped} were already there); level: {policy.describe()}; manifest: {manifest}"
     )
+    if result.unreadable:
+        print(unreadable_summary(result.unreadable, args.output), file=sys.stderr)
+        return 2
     return 0
+
+
+def _warn(message: str) -> None:
+    tqdm.write(f"senmvae synthesize: warning: {message}", file=sys.stderr)  # above the progress bar
+
+
+def unreadable_summary(inputs: list[Path], output: str) -> str:
+    listed = "".join(f"\n  {path}" for path in inputs)
+    return (
+        f"senmvae synthesize: {len(inputs)} input{'s' if len(inputs) > 1 else ''} could not be read and "
+        f"{'were' if len(inputs) > 1 else 'was'} skipped (the reasons are above; {output} has no outputs and "
+        f"pairs.json no entries for them):{listed}\n"
+        "Fix or remove them and rerun the same command: finished outputs are kept."
+    )

@@ -2,7 +2,8 @@
 
 A checkpoint is a ``torch.save`` of plain dicts, tensors, numbers and strings (so
 ``torch.load(weights_only=True)`` reads it) holding the trainer state and the resolved config
-as a dict: the file alone rebuilds the run.
+as a dict: the file alone rebuilds the run. Temporary files that a killed run left behind are
+removed when the run next prunes its checkpoints.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from pathlib import Path
 
 import torch
 
+from senmvae.data.io import naming_the_file
 from senmvae.errors import UserError
+from senmvae.model.io import torch_load_problem
 
 FORMAT = "senmvae-train-checkpoint"
 FORMAT_VERSION = 1
 BEST_NAME = "best.pt"
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+_TEMPORARY_FILE = re.compile(r"^\..+\.pt\.tmp$")  # what save_checkpoint writes before renaming
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
@@ -42,16 +46,20 @@ def save_checkpoint(payload: dict, path: str | Path) -> Path:
     """Write ``payload`` to ``path`` atomically: temporary file, fsync, rename, fsync of the folder.
 
     A process killed at any moment leaves either the previous file or the new one, never a
-    truncated one (at worst a stray ``.*.tmp`` that loading ignores).
+    truncated one (at worst a stray ``.*.tmp`` that loading ignores and pruning removes). A
+    write that fails (a full disk) removes its temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with naming_the_file(path, tmp), open(tmp, "wb") as fh:
+            torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
     return path
 
@@ -63,7 +71,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except FileNotFoundError:
         raise UserError(f"checkpoint {path} does not exist") from None
     except Exception as err:  # torch raises many types for damaged files
-        raise UserError(f"checkpoint {path} cannot be read ({err}); delete it to fall back to an older one") from None
+        raise UserError(
+            f"checkpoint {path} cannot be read ({torch_load_problem(err)}); delete it to fall back to an older one"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a senmvae training checkpoint")
     return payload
@@ -79,8 +89,17 @@ def step_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 
 def prune_checkpoints(run_dir: str | Path, keep_last: int) -> None:
+    """Keep the last ``keep_last`` step checkpoints, and remove temporary files of interrupted saves.
+
+    Called by the process that saves, right after a save, so no temporary file is in use then.
+    """
     for _, path in step_checkpoints(run_dir)[:-keep_last]:
         path.unlink(missing_ok=True)
+    folder = checkpoint_dir(run_dir)
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if _TEMPORARY_FILE.match(path.name):
+                path.unlink(missing_ok=True)
 
 
 def latest_checkpoint(run_dir: str | Path, map_location: str | torch.device = "cpu") -> dict | None:
