@@ -1,10 +1,10 @@
 import torch
 
-from senmvae.generate.latents import LatentField, field_supply, generation_pass
+from senmvae.generate.latents import LatentField, field_supply
 from tests.generate.helpers import stochastic_tiny
 
 
-def test_generation_pass_is_the_networks_sample_with_the_same_draws():
+def test_a_noise_supply_gives_the_sample_the_generators_give_with_the_same_draws():
     net = stochastic_tiny()
     clean = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(0))
     level = torch.tensor([0.02, 0.06])
@@ -16,9 +16,9 @@ def test_generation_pass_is_the_networks_sample_with_the_same_draws():
 
     with torch.inference_mode():
         expected = net.sample(clean, level, 0.8, generators)
-        got = generation_pass(net, clean, level, 0.8, same_draws)
+        got = net.sample(clean, level, 0.8, noise=same_draws)
         assert torch.equal(got, expected)
-        assert torch.equal(generation_pass(net, clean, level, 0.0, same_draws), net.sample(clean, level, 0.0))
+        assert torch.equal(net.sample(clean, level, 0.0, noise=same_draws), net.sample(clean, level, 0.0))
 
 
 def test_a_field_region_is_the_same_noise_wherever_it_is_cut_from():

@@ -3,7 +3,8 @@ import torch
 
 from senmvae.domain import Domain
 from senmvae.model import SeNMVAE, model_preset
-from senmvae.model.objective import ObjectiveConfig, SeNMObjective, noise_std
+from senmvae.model.objective import ObjectiveConfig, SeNMObjective
+from senmvae.noise_level import noise_level
 
 NOISY_ONLY_PARTS = ("noisy_encoder.", "degradation_encoder.", ".q_zn.", ".p_zn.", ".q_z_noisy.", "level_predictor.")
 CLEAN_ONLY_PARTS = ("clean_encoder.", ".q_z_clean.")
@@ -81,7 +82,7 @@ def test_kl_annealing_is_linear_then_flat():
 def test_zn_heads_see_true_level_on_pairs_and_predicted_on_targets(model):
     batch = _batch([Domain.PAIRED, Domain.TARGET, Domain.SOURCE])
     level, l1 = SeNMObjective().conditioning_level(model, batch["clean"], batch["noisy"], batch["domain"])
-    true = noise_std(batch["clean"], batch["noisy"])
+    true = noise_level(batch["noisy"], batch["clean"])
     predicted = model.level_predictor(batch["noisy"])
     torch.testing.assert_close(level[0], true[0])
     torch.testing.assert_close(level[1], predicted[1])

@@ -17,7 +17,7 @@ from senmvae.data import load_spec
 from senmvae.data.split import build_split
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.seeding import stream_generator
-from senmvae.metrics.noise_stats import noise_level
+from senmvae.noise_level import noise_level
 
 
 @dataclass

@@ -43,7 +43,7 @@ from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
 from senmvae import metrics
-from senmvae.metrics.noise_stats import noise_level
+from senmvae.noise_level import noise_level
 
 REAL = "real"
 PREDICTED = "_predicted_level"

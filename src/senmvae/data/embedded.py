@@ -30,6 +30,7 @@ from senmvae.data.refs import resize
 from senmvae.data.simulate import PRESETS, random_development, simulate_pair
 from senmvae.data.split import build_split
 from senmvae.errors import UserError
+from senmvae.noise_level import noise_level_of_arrays
 
 VERSION = 2  # bump when the recipe changes, so caches are rebuilt
 SEED = 2024
@@ -110,7 +111,7 @@ def _build(root: Path) -> None:
             "preset": development.preset.name,
             "noise_citation": development.preset.citation,
             "wb_gains": development.wb_gains,
-            "noise_std_8bit": round(float(np.std(noisy - clean)) * 255, 3),
+            "noise_std_8bit": round(noise_level_of_arrays(noisy, clean) * 255, 3),
         }
     collection = read_paired_folders(root, "default")
     split = build_split(collection, PAIRED, seed=SEED, validation=VALIDATION_FRACTION)

@@ -31,6 +31,7 @@ from senmvae.data.layouts.folders import read_paired_folders, scan
 from senmvae.data.manifest import write_manifest
 from senmvae.data.simulate import Development, preset, random_development, simulate_pair
 from senmvae.errors import UserError
+from senmvae.noise_level import noise_level_of_arrays
 
 # Profiles the embedded demo set does not use (senmvae.data.embedded.DEMO_PRESETS).
 PRETRAINING_PRESETS = ("canon-eos-m3-iso800", "canon-eos-m3-iso3200", "canon-powershot-g1x-iso3200")
@@ -106,7 +107,7 @@ def build_simulated_pairs(
             "preset": development.preset.name,
             "iso_factor": round(factor, 4),
             "jpeg_quality": development.jpeg_quality,
-            "noise_std_8bit": round(float(np.std(noisy.astype(np.float64) - clean)) * 255, 3),
+            "noise_std_8bit": round(noise_level_of_arrays(noisy, clean) * 255, 3),
         }
         record_path.write_text(json.dumps(record, indent=1) + "\n")
     collection = read_paired_folders(out, "simulated")

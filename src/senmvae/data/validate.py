@@ -18,6 +18,7 @@ from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
 from senmvae.data.io import ImageInfo, ImageReadError
 from senmvae.data.refs import ImageRef, Pair
 from senmvae.errors import UserError
+from senmvae.noise_level import noise_level_of_arrays
 
 log = logging.getLogger("senmvae.data")
 
@@ -191,7 +192,7 @@ def validate(
             return False
         record(domain, clean_info, pair.scene)
         record(domain, noisy_info, pair.scene)
-        stats[domain].noise_std.append(float(np.std(noisy.astype(np.float64) - clean)))
+        stats[domain].noise_std.append(noise_level_of_arrays(noisy, clean))
         stats[domain].count += 1
         return True
 

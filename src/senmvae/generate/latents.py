@@ -1,10 +1,6 @@
-"""The generation pass of SeNM-VAE with latent noise fixed to positions on the image.
+"""Latent noise fixed to positions on the image, for generation in tiles.
 
-:func:`generation_pass` is the y ~ p(y|x) path of :meth:`SeNMVAE.sample` (z ~ q(z|x),
-zn ~ p(zn|z, level), decoder) with the standard normal draws handed in by the caller, and
-only the branches generation uses are run (none of the noisy encoders, q(z|y), q(zn|y,z);
-at temperature 0 not even the sigma branches).
-
+:meth:`SeNMVAE.sample` takes its standard normal draws from a :data:`NoiseSupply`;
 :class:`LatentField` is the noise those draws come from when an image is processed in
 tiles: every latent of every level is a field on the image plane, cut into fixed blocks that
 are each drawn from their own seed. Two overlapping tiles therefore see the very same noise
@@ -15,16 +11,12 @@ independent noise fields averaged in an overlap would lose up to half of it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from senmvae.generate.seeding import stable_seed
-from senmvae.model.blocks import GaussianHead, append_level
-from senmvae.model.network import SeNMVAE
-
-# (level index, latent name "z" or "zn", tensor the draw must match) -> N(0, 1) of that shape
-NoiseSupply = Callable[[int, str, torch.Tensor], torch.Tensor]
+from senmvae.model.network import NoiseSupply
 
 
 class LatentField:
@@ -71,46 +63,3 @@ def field_supply(fields: Sequence[LatentField], top: int, left: int, input_heigh
         return torch.stack(rows).to(device=like.device, dtype=like.dtype)
 
     return supply
-
-
-def _draw(head: GaussianHead, features: torch.Tensor, temperature: float, noise: NoiseSupply, index: int, name: str):
-    mean = head.mean(features)
-    if temperature == 0:
-        return mean
-    return mean + (temperature * head.log_sigma(features).exp()) * noise(index, name, mean)
-
-
-def generation_pass(
-    network: SeNMVAE,
-    clean: torch.Tensor,
-    level: torch.Tensor,
-    temperature: float,
-    noise: NoiseSupply,
-    content_exact: bool = False,
-) -> torch.Tensor:
-    """y from x (B, C, H, W; sides multiples of ``size_multiple``) at per-row ``level`` (B,).
-
-    ``content_exact``: return the noise that zn adds instead: the content latents at the
-    mean of q(z|x), the image decoded with zn ~ p(zn|z, level) minus the image decoded from
-    the very same z with every zn left out.
-    """
-    acts = network.clean_encoder(clean)
-    level = level * network.config.level_scale
-    h = torch.zeros_like(acts[-1])
-    zs: list[torch.Tensor] = []
-    for index in reversed(range(len(network.levels))):
-        block = network.levels[index]
-        z = _draw(block.q_z_clean, h + acts[index], 0.0 if content_exact else temperature, noise, index, "z")
-        acts[index] = None  # the encoder activations are used top-down once; free them early
-        if content_exact:
-            zs.append(z)
-        h = h + block.proj_z(z)
-        zn = _draw(block.p_zn, append_level(h, level), temperature, noise, index, "zn")
-        h = block.block(h + block.proj_zn(zn))
-    y = network.output(h)
-    if not content_exact:
-        return y
-    h = torch.zeros_like(zs[0])
-    for z, index in zip(zs, reversed(range(len(network.levels)))):
-        h = network.levels[index].block(h + network.levels[index].proj_z(z))
-    return y - network.output(h)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from senmvae.errors import UserError
+from senmvae.noise_level import noise_level
 
 
 def _uniform(generator: torch.Generator | None) -> float:
@@ -174,7 +175,7 @@ def measure_level(noisy: np.ndarray | torch.Tensor, clean: np.ndarray | torch.Te
         raise UserError(
             f"a reference pair must have equal sizes, got noisy {tuple(noisy_t.shape)} and clean {tuple(clean_t.shape)}"
         )
-    return float((noisy_t.double() - clean_t.double()).flatten().std())
+    return float(noise_level(noisy_t.double(), clean_t.double()))
 
 
 def level_of_sequence(levels: Sequence[float] | torch.Tensor, rows: int) -> list[float]:

@@ -23,7 +23,7 @@ from senmvae.data.io import read_image
 from senmvae.errors import UserError
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.folders import images_in_folder
-from senmvae.generate.latents import LatentField, field_supply, generation_pass
+from senmvae.generate.latents import LatentField, field_supply
 from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_policy, level_of_sequence, measure_level
 from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator
@@ -282,8 +282,8 @@ class NoiseModel(NoiseSource):
     def _pass(self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply) -> torch.Tensor:
         if self.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
-        return generation_pass(
-            self.network, clean, level, temperature, supply, content_exact=self.sampler == "content-exact"
+        return self.network.sample(
+            clean, level, temperature, noise=supply, content_exact=self.sampler == "content-exact"
         )
 
     def _generate(

@@ -18,14 +18,11 @@ import numpy as np
 import torch
 
 from senmvae.metrics.images import ImageSet, MetricInputError, iter_image_groups
+from senmvae.noise_level import noise_level
+
+__all__ = ["noise_level", "noise_level_function", "noise_power_spectrum", "NoiseLevelFunction", "NoisePowerSpectrum"]
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
-
-
-def noise_level(noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-    """Per image, the std of ``noisy - clean`` (ddof 1): (B, C, H, W) -> (B,), (C, H, W) -> ()."""
-    diff = noisy - clean
-    return diff.flatten(1).std(dim=1) if diff.dim() == 4 else diff.flatten().std()
 
 
 @dataclass(frozen=True)

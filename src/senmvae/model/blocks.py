@@ -74,7 +74,7 @@ class GaussianHead(nn.Module):
         nn.init.zeros_(self.log_sigma[1].weight)
 
     def forward(self, x: torch.Tensor) -> DiagonalGaussian:
-        return DiagonalGaussian(self.mean(x), self.log_sigma(x))
+        return DiagonalGaussian(self.mean(x), lambda: self.log_sigma(x))
 
 
 def append_level(features: torch.Tensor, level: torch.Tensor) -> torch.Tensor:

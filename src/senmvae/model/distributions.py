@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -29,11 +29,18 @@ def standard_normal(shape: torch.Size, like: torch.Tensor, generator: Generator)
 
 
 class DiagonalGaussian:
-    """N(mean, exp(log_sigma)^2), elementwise. ``log_sigma`` is a log standard deviation."""
+    """N(mean, exp(log_sigma)^2), elementwise. ``log_sigma`` is a log standard deviation, or a
+    function that computes it on first use (so that drawing at temperature 0 never runs it)."""
 
-    def __init__(self, mean: torch.Tensor, log_sigma: torch.Tensor):
+    def __init__(self, mean: torch.Tensor, log_sigma: torch.Tensor | Callable[[], torch.Tensor]):
         self.mean = mean
-        self.log_sigma = log_sigma
+        self._log_sigma = log_sigma
+
+    @property
+    def log_sigma(self) -> torch.Tensor:
+        if callable(self._log_sigma):
+            self._log_sigma = self._log_sigma()
+        return self._log_sigma
 
     @property
     def mode(self) -> torch.Tensor:
@@ -43,11 +50,15 @@ class DiagonalGaussian:
     def sigma(self) -> torch.Tensor:
         return self.log_sigma.exp()
 
-    def sample(self, generator: Generator = None, temperature: float = 1.0) -> torch.Tensor:
-        """Reparameterised sample; ``temperature`` scales sigma (0 returns the mean)."""
+    def sample(
+        self, generator: Generator = None, temperature: float = 1.0, eps: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Reparameterised sample; ``temperature`` scales sigma (0 returns the mean). ``eps``:
+        the standard normal draw to use, instead of drawing one from ``generator``."""
         if temperature == 0:
             return self.mean
-        eps = standard_normal(self.mean.shape, self.mean, generator)
+        if eps is None:
+            eps = standard_normal(self.mean.shape, self.mean, generator)
         return self.mean + (temperature * self.sigma) * eps
 
     def kl(self, other: DiagonalGaussian) -> torch.Tensor:

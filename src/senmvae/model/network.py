@@ -15,6 +15,7 @@ Both decoders share one network: the noisy path is the clean path plus the zn pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -25,6 +26,9 @@ from senmvae.domain import Domain
 from senmvae.model.blocks import Downsample, GaussianHead, ResidualDenseBlock, Upsample, append_level
 from senmvae.model.config import LevelPredictorConfig, ModelConfig
 from senmvae.model.distributions import DiagonalGaussian, Generator
+
+# (level index, latent name "z" or "zn", tensor the draw must match) -> N(0, 1) of that shape
+NoiseSupply = Callable[[int, str, torch.Tensor], torch.Tensor]
 
 
 def _rows(generator: Generator, n: int) -> Generator:
@@ -79,6 +83,11 @@ class Stream:
     # Per level, content latents to use as they are instead of sampling them (then neither
     # acts list is read); the pass records the z it used in LevelStats.z either way.
     given_z: list[torch.Tensor] | None = None
+    # The standard normal draws of every latent, (level index, "z" or "zn", like) -> tensor,
+    # instead of the generator (generation in tiles with position-fixed noise).
+    noise: NoiseSupply | None = None
+    z_temperature: float | None = None  # the content latents' temperature when not ``temperature``
+    release_acts: bool = False  # drop each level's encoder activations once used (inference)
 
     @property
     def n_both(self) -> int:
@@ -125,13 +134,18 @@ class TopDownLevel(nn.Module):
         noisy = stream.noisy_acts[index] if stream.noisy_acts is not None else None
         n_both = stream.n_both
         gen, temp = stream.generator, stream.temperature
+        z_temp = temp if stream.z_temperature is None else stream.z_temperature
         if stream.given_z is not None:
             clean = noisy = None
+        if stream.release_acts:
+            for acts in (stream.clean_acts, stream.noisy_acts):
+                if acts is not None:
+                    acts[index] = None
 
         q_clean = self.q_z_clean(h[: clean.shape[0]] + clean) if clean is not None else None
         q_noisy = self.q_z_noisy(h[: noisy.shape[0]] + noisy) if noisy is not None else None
-        z_clean = q_clean.sample(_rows(gen, clean.shape[0]), temp) if q_clean is not None else None
-        z_noisy = q_noisy.sample(_rows(gen, noisy.shape[0]), temp) if q_noisy is not None else None
+        z_clean = _draw(q_clean, stream, index, "z", z_temp, clean.shape[0]) if q_clean is not None else None
+        z_noisy = _draw(q_noisy, stream, index, "z", z_temp, noisy.shape[0]) if q_noisy is not None else None
         if stream.given_z is not None:
             z = stream.given_z[index]
         elif z_clean is None:
@@ -152,12 +166,19 @@ class TopDownLevel(nn.Module):
             prior = self.p_zn(append_level(h, level))
             if stream.zn == "posterior":
                 posterior = self.q_zn(append_level(h + stream.degradation_acts[index], level))
-                zn = posterior.sample(gen, temp)
+                zn = _draw(posterior, stream, index, "zn", temp, stream.rows)
                 stats.kl_zn = posterior.kl(prior).mean((1, 2, 3))
             else:
-                zn = prior.sample(gen, temp)
+                zn = _draw(prior, stream, index, "zn", temp, stream.rows)
             h = h + self.proj_zn(zn)
         return self.block(h), stats
+
+
+def _draw(dist: DiagonalGaussian, stream: Stream, index: int, name: str, temperature: float, rows: int) -> torch.Tensor:
+    eps = None
+    if stream.noise is not None and temperature != 0:
+        eps = stream.noise(index, name, dist.mean)
+    return dist.sample(_rows(stream.generator, rows), temperature, eps)
 
 
 class NoiseLevelPredictor(nn.Module):
@@ -315,13 +336,20 @@ class SeNMVAE(nn.Module):
         level: torch.Tensor | float,
         temperature: float = 1.0,
         generator: Generator = None,
+        noise: NoiseSupply | None = None,
+        content_exact: bool = False,
     ) -> torch.Tensor:
         """Draw y ~ p(y | x): z ~ q(z|x), zn ~ p(zn|z, level), y ~ p(y|z, zn).
 
         ``level``: noise std on the [0, 1] scale, a float or one per image. ``temperature``
         scales the standard deviation of every latent (0: every latent at its mean).
         ``generator``: one ``torch.Generator``, or one per image so that each output depends
-        only on its own generator, whatever else is in the batch. Any image size works.
+        only on its own generator, whatever else is in the batch; ``noise`` supplies the
+        standard normal draws instead. Any image size works.
+
+        ``content_exact``: return the noise that zn adds instead of y: z at the mean of
+        q(z|x), the decoder output with zn ~ p(zn|z, level) minus the decoder output from the
+        very same z with every zn left out.
         """
         padded, (h, w) = self._pad(clean)
         level = torch.as_tensor(level, dtype=clean.dtype, device=clean.device).flatten()
@@ -335,8 +363,14 @@ class SeNMVAE(nn.Module):
             level=level,
             generator=generator,
             temperature=temperature,
+            noise=noise,
+            z_temperature=0.0 if content_exact else None,
+            release_acts=not torch.is_grad_enabled(),
         )
-        out, _ = self.top_down(stream)
+        out, stats = self.top_down(stream)
+        if content_exact:
+            given = Stream(rows=clean.shape[0], clean_acts=None, noisy_acts=None, given_z=[s.z for s in stats])
+            out = out - self.top_down(given)[0]
         return out[..., :h, :w]
 
     def reconstruct(self, clean: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from senmvae.config import Config, ConfigError
 from senmvae.domain import Domain
 from senmvae.model.network import SeNMVAE, TrainingOutput
+from senmvae.noise_level import noise_level
 
 
 @dataclass
@@ -83,11 +84,6 @@ def _mean(x: torch.Tensor) -> torch.Tensor:
     return x.mean() if x.numel() else x.new_zeros(())
 
 
-def noise_std(clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
-    """Per-sample std of the noise y - x, the level the model is conditioned on."""
-    return (noisy - clean).flatten(1).std(dim=1)
-
-
 def ragan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Relativistic average GAN loss for the generator (real logits detached)."""
     real_logits = real_logits.detach()
@@ -127,7 +123,7 @@ class SeNMObjective:
         """(level per row, L1 loss of the level predictor on paired rows)."""
         has_noisy = domain != Domain.SOURCE
         paired = domain == Domain.PAIRED
-        true = torch.where(paired, noise_std(clean, noisy), torch.zeros_like(clean[:, 0, 0, 0]))
+        true = torch.where(paired, noise_level(noisy, clean), torch.zeros_like(clean[:, 0, 0, 0]))
         level = true.clone()
         level_loss = clean.new_zeros(())
         if model.level_predictor is None:

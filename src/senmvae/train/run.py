@@ -44,7 +44,8 @@ from senmvae.train.checkpoint import (
     step_path,
 )
 from senmvae.train.config import BEST_METRICS, TrainConfig
-from senmvae.train.distributed import Process, end_process, resolve_device, start_process
+from senmvae.device import resolve_device
+from senmvae.train.distributed import Process, end_process, start_process
 from senmvae.train.metrics import MetricsLog
 from senmvae.train.trainer import Trainer, mean_statistics
 from senmvae.train.validation import ValidationSet, evaluate, load_validation_set
@@ -277,6 +278,12 @@ def _export(trainer: Trainer, run_dir: Path) -> None:
 
 
 def _checkpoint(trainer: Trainer, run_dir: Path) -> None:
+    if not all(bool(torch.isfinite(p).all()) for p in trainer.export_model.parameters()):
+        kept = step_checkpoints(run_dir)
+        raise UserError(
+            f"{run_dir}: the weights are no longer finite at step {trainer.step}; nothing was saved. "
+            + (f"Resume from the step {kept[-1][0]} checkpoint with a lower optim.lr" if kept else "Start again with a lower optim.lr")
+        )
     save_checkpoint(_payload(trainer), step_path(run_dir, trainer.step))
     prune_checkpoints(run_dir, trainer.cfg.checkpoint.keep_last)
     _export(trainer, run_dir)

@@ -21,7 +21,7 @@ from senmvae.domain import Domain
 from senmvae.metrics.fidelity import psnr
 from senmvae.metrics.kl import kl_noise_histogram
 from senmvae.model.network import SeNMVAE
-from senmvae.model.objective import noise_std
+from senmvae.noise_level import noise_level
 
 GRID_GAP = 2  # white pixels between tiles
 
@@ -62,7 +62,7 @@ def evaluate(
     paired = torch.full((1,), int(Domain.PAIRED), dtype=torch.long, device=device)
     for i in range(len(data.clean)):
         clean, noisy = data.clean[i : i + 1].to(device), data.noisy[i : i + 1].to(device)
-        level = noise_std(clean, noisy)
+        level = noise_level(noisy, clean)
         generator.manual_seed(seed + i)
         synthetic.append(model.sample(clean, level, generator=generator).float().cpu())
         out = model(clean, noisy, paired, level, p_clean=p_clean, generator=generator)
@@ -76,7 +76,7 @@ def evaluate(
 
 
 def validation_grid(clean: torch.Tensor, noisy: torch.Tensor, synthetic: torch.Tensor) -> np.ndarray:
-    gain = 1.0 / (6.0 * noise_std(clean, noisy).clamp_min(1e-4)).view(-1, 1, 1, 1)
+    gain = 1.0 / (6.0 * noise_level(noisy, clean).clamp_min(1e-4)).view(-1, 1, 1, 1)
     tiles = [
         clean,
         noisy,
