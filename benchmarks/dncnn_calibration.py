@@ -59,7 +59,8 @@ def load(paths: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def noise_statistics(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Mean over images of: input PSNR, noise std, horizontal lag-1 correlation of the noise, mean cross-channel correlation."""
+    """Mean over images of: input PSNR, noise std, horizontal lag-1 correlation of the noise,
+    mean cross-channel correlation."""
     psnrs, stds, lag1, cross = [], [], [], []
     for clean, noisy in pairs:
         noise = noisy.astype(np.float64) - clean
@@ -90,7 +91,8 @@ def blur_gain(test: list[tuple[np.ndarray, np.ndarray]], sigma: float) -> float:
 
 
 def linear_filter_gain(train, test, size: int = 7, samples_per_image: int = 3000, seed: int = 0) -> float:
-    """PSNR gain of the linear filter (``size`` x ``size`` x 3 -> 3, plus offset) fitted by least squares on training pixels."""
+    """PSNR gain of the linear filter (``size`` x ``size`` x 3 -> 3, plus offset) fitted by least
+    squares on training pixels."""
     rng = np.random.default_rng(seed)
     radius = size // 2
     features, targets = [], []
@@ -150,9 +152,8 @@ def main(args: argparse.Namespace) -> int:
     train_paths, test_paths = split_by_scene(POLYU)
     train, test = load(train_paths), load(test_paths)
     stats = {"all": noise_statistics(train + test), "train": noise_statistics(train), "test": noise_statistics(test)}
-    print(
-        f"PolyU: {len(train)} training pairs, {len(test)} held-out pairs ({len({scene_of(p) for p in test_paths})} scenes)"
-    )
+    scenes = len({scene_of(p) for p in test_paths})
+    print(f"PolyU: {len(train)} training pairs, {len(test)} held-out pairs ({scenes} scenes)")
     for part, values in stats.items():
         print(f"  {part}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
     if args.references:

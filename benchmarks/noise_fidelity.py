@@ -23,7 +23,15 @@ from senmvae.data.split import build_split
 from senmvae.generate import NoiseModel
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
-COLUMNS = ("noise_std_8bit", "kl_noise", "akld", "akld_reverse", "level_ratio_median", "level_within_15pct", "level_correlation")
+COLUMNS = (
+    "noise_std_8bit",
+    "kl_noise",
+    "akld",
+    "akld_reverse",
+    "level_ratio_median",
+    "level_within_15pct",
+    "level_correlation",
+)
 
 
 def row(name: str, values: dict[str, float]) -> str:
@@ -42,14 +50,21 @@ def main() -> None:
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
     torch.set_grad_enabled(False)
     pairs = held_out_pairs(args.data, args.paired)
-    print(f"{len(pairs.names)} held-out pairs, {pairs.clean.shape[-1]}x{pairs.clean.shape[-2]}, "
-          f"real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit)\n")
+    print(
+        f"{len(pairs.names)} held-out pairs, {pairs.clean.shape[-1]}x{pairs.clean.shape[-2]}, "
+        f"real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit)\n"
+    )
     print("| model | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
     split = build_split(load_spec(args.data), args.paired, seed=0, validation=0.25).dataset
     fit_pairs = [(p.clean.load(), p.noisy.load()) for p in split.paired]
     for name, baseline in (("awgn", AWGN.fit(fit_pairs)), ("heteroscedastic", HeteroscedasticGaussian.fit(fit_pairs))):
-        print(row(f"{name} (fitted on {len(fit_pairs)} paired crops)", fidelity(synthesize_at_true_levels(baseline, pairs), pairs)))
+        print(
+            row(
+                f"{name} (fitted on {len(fit_pairs)} paired crops)",
+                fidelity(synthesize_at_true_levels(baseline, pairs), pairs),
+            )
+        )
     for model_name in args.models:
         for sampler in args.samplers:
             model = NoiseModel.load(model_name, sampler=sampler)

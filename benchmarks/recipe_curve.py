@@ -65,7 +65,9 @@ def evaluate(trainer: Trainer, pairs) -> dict[str, float]:
 def run_recipe(name: str, minutes: float, every: float, data: str, pairs) -> list[dict]:
     cfg = train_preset("cpu").merged(RECIPES[name]).merged({"data": {"spec": data, "paired": 10}, "seed": 0})
     cfg, init = initial_model(cfg)
-    dataset = validate(build_split(load_spec(data), 10, seed=0, validation=0.25).dataset, cfg.data.crop, progress=False).dataset
+    dataset = validate(
+        build_split(load_spec(data), 10, seed=0, validation=0.25).dataset, cfg.data.crop, progress=False
+    ).dataset
     trainer = Trainer(cfg, "cpu", build_perceptual(cfg))
     if init is not None:
         trainer.initialise_weights(init)
@@ -114,8 +116,10 @@ def main() -> None:
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
     pairs = held_out_pairs(args.data, 10)
-    print(f"{len(pairs.names)} held-out pairs; real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit); "
-          f"{torch.get_num_threads()} thread(s)")
+    print(
+        f"{len(pairs.names)} held-out pairs; real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit); "
+        f"{torch.get_num_threads()} thread(s)"
+    )
     print("CE = content-exact sampler; both samplers at temperature 1, each image at its true level\n")
     print(header(), flush=True)
     for name in args.recipes:

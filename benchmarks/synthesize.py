@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     passthrough = list(argv if argv is not None else sys.argv[1:])
     presets = [args.model] if args.model else args.presets
-    header = f"{'model':<8} {'size':>6} {'tiles':>5} {'seconds':>9} {'MP/s':>8} {'MP/CPU-s':>9} {'peak MiB':>9} {'before':>7}"
+    widths = (("model", "<8"), ("size", ">6"), ("tiles", ">5"), ("seconds", ">9"), ("MP/s", ">8"),
+              ("MP/CPU-s", ">9"), ("peak MiB", ">9"), ("before", ">7"))  # fmt: skip
+    header = " ".join(f"{name:{width}}" for name, width in widths)
     print(header)
     for preset in presets:
         for size in args.sizes:

@@ -73,10 +73,15 @@ def main(args: argparse.Namespace) -> None:
     vae_only = cfg.merged({"objective": {"gan_weight": 0.0, "perceptual_weight": 0.0}, "perceptual": {"kind": "none"}})
     g = torch.Generator().manual_seed(1)
     mixed = torch.randint(0, 3, (args.batch,), generator=g).tolist()
-    batches = {"mixed": batch_of(mixed, args.crop, args.device), "all-paired": batch_of([int(Domain.PAIRED)] * args.batch, args.crop, args.device)}
+    batches = {
+        "mixed": batch_of(mixed, args.crop, args.device),
+        "all-paired": batch_of([int(Domain.PAIRED)] * args.batch, args.crop, args.device),
+    }
 
-    print(f"preset {args.preset}, batch {args.batch} of {args.crop}x{args.crop}, device {args.device}, "
-          f"{torch.get_num_threads()} threads, perceptual {cfg.perceptual.kind}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"preset {args.preset}, batch {args.batch} of {args.crop}x{args.crop}, device {args.device}, "
+        f"{torch.get_num_threads()} threads, perceptual {cfg.perceptual.kind}, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"mixed batch domains (0 paired, 1 source, 2 target): {mixed}")
     results = {}
     for label, step_cfg, perceptual in (("full step", cfg, build_perceptual(cfg)), ("VAE-only step", vae_only, None)):
@@ -84,7 +89,9 @@ def main(args: argparse.Namespace) -> None:
             trainer = Trainer(step_cfg, args.device, perceptual)
             wall, cpu = median_step_seconds(trainer, batch, args.warmup, args.repeats)
             results[label, kind] = wall
-            print(f"{label:<14} {kind:<11} median {wall:.3f} s wall, {cpu:.3f} s process CPU, over {args.repeats} steps")
+            print(
+                f"{label:<14} {kind:<11} median {wall:.3f} s wall, {cpu:.3f} s process CPU, over {args.repeats} steps"
+            )
     for label in ("full step", "VAE-only step"):
         saving = 1 - results[label, "mixed"] / results[label, "all-paired"]
         print(f"routing saving, {label}: {100 * saving:.0f}% of the wall time (mixed vs all-paired)")

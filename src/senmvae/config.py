@@ -139,7 +139,7 @@ def _override_value(item: str, raw: str) -> Any:
         problem = getattr(err, "problem", None) or type(err).__name__
         raise ConfigError(
             f"override {item!r}: the value {raw!r} is not valid YAML ({problem}); write it as YAML, "
-            "e.g. key=0.5, key=[0.9,0.999] or key=\"text\" (quote the whole --set argument in the shell)"
+            'e.g. key=0.5, key=[0.9,0.999] or key="text" (quote the whole --set argument in the shell)'
         ) from None
 
 

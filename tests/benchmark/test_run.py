@@ -42,7 +42,15 @@ def test_results_hold_every_model_metric_and_the_validity_verdict(finished):
     models = document["models"]
     assert [n for n in document["model_order"] if "predicted" not in n and n != "noisy_input"] == ROWS
     for name in ROWS:
-        for metric in ("psnr", "ssim", "kl_intensity_senmvae", "kl_noise_neca", "akld_danet", "akld_reverse", "fd_effnet_lite0"):
+        for metric in (
+            "psnr",
+            "ssim",
+            "kl_intensity_senmvae",
+            "kl_noise_neca",
+            "akld_danet",
+            "akld_reverse",
+            "fd_effnet_lite0",
+        ):
             assert metric in models[name], (name, metric)
     assert {r + "_predicted_level" for r in ROWS[:6]} | {"noisy_input"} <= set(models)
     runs = document["runs"]
@@ -82,8 +90,9 @@ def test_level_control_records_asked_real_and_produced_levels_per_image(finished
 
 
 def test_flags_override_the_config_file_only_where_given(tmp_path):
-    from senmvae.cli.benchmark import add_benchmark_arguments, config_from_args
     import argparse
+
+    from senmvae.cli.benchmark import add_benchmark_arguments, config_from_args
 
     (tmp_path / "bench.yaml").write_text("paired: 7\nbudget_minutes: 12\npreset: tiny\ninit: base\n")
     parser = argparse.ArgumentParser()

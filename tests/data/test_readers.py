@@ -58,7 +58,10 @@ def test_polyu_pairs_real_with_mean_and_groups_crops_by_scene(tmp_path):
         "Sony_4_200_3200_door",
     ]
     chair = [p for p in dataset.paired if p.scene == "Canon5D2_5_160_3200_chair"]
-    assert [p.clean.path.name for p in chair] == ["Canon5D2_5_160_3200_chair_11_mean.JPG", "Canon5D2_5_160_3200_chair_5_mean.JPG"]
+    assert [p.clean.path.name for p in chair] == [
+        "Canon5D2_5_160_3200_chair_11_mean.JPG",
+        "Canon5D2_5_160_3200_chair_5_mean.JPG",
+    ]
     assert all(p.noisy.path.name.endswith("_real.JPG") for p in dataset.paired)
 
 

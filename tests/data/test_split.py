@@ -17,7 +17,9 @@ def collection(scene_sizes: dict[str, int]) -> SemiSupervisedSet:
     for scene, n in scene_sizes.items():
         for k in range(n):
             name = f"{scene}/{k}"
-            pairs.append(Pair(name, scene, FileImage(f"{name}/c", scene, "c.png"), FileImage(f"{name}/n", scene, "n.png")))
+            pairs.append(
+                Pair(name, scene, FileImage(f"{name}/c", scene, "c.png"), FileImage(f"{name}/n", scene, "n.png"))
+            )
     return SemiSupervisedSet(paired=pairs, origin="synthetic")
 
 

@@ -106,7 +106,10 @@ def test_grayscale_is_left_out_but_rgba_palette_and_16_bit_are_used(tmp_path):
     assert [p.name for p in report.dataset.paired] == ["set/deep", "set/palette", "set/rgba"]
     (gray,) = only(report, Action.SKIP)
     assert gray.location.endswith("noisy/gray.png") and "grayscale" in gray.message
-    notes = {p.location.rsplit("/", 2)[-2] + "/" + p.location.rsplit("/", 1)[-1]: p.message for p in only(report, Action.NOTE)}
+    notes = {
+        p.location.rsplit("/", 2)[-2] + "/" + p.location.rsplit("/", 1)[-1]: p.message
+        for p in only(report, Action.NOTE)
+    }
     assert "alpha channel" in notes["clean/rgba.png"] and "palette" in notes["noisy/palette.png"]
     assert report.stats["paired"].bit_depths == {8: 5, 16: 1}
 

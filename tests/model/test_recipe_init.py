@@ -39,7 +39,9 @@ def test_level_scale_multiplies_the_level_the_zn_heads_see():
     torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("bad", [{"level_scale": 0.0}, {"projection_gain": -1.0}, {"content_log_sigma_bias": float("nan")}])
+@pytest.mark.parametrize(
+    "bad", [{"level_scale": 0.0}, {"projection_gain": -1.0}, {"content_log_sigma_bias": float("nan")}]
+)
 def test_bad_init_settings_are_refused(bad):
     with pytest.raises(ConfigError):
         ModelConfig().merged(bad)
@@ -54,7 +56,9 @@ def test_without_zn_the_paired_rows_decode_like_the_noisy_stream_when_zn_adds_no
     clean = torch.rand(3, 3, 16, 16)
     noisy = clean + 0.05 * torch.randn_like(clean)
     domain = torch.tensor([Domain.PAIRED, Domain.PAIRED, Domain.TARGET])
-    out = model(clean, noisy, domain, torch.full((3,), 0.05), generator=torch.Generator().manual_seed(0), decode_without_zn=True)
+    out = model(
+        clean, noisy, domain, torch.full((3,), 0.05), generator=torch.Generator().manual_seed(0), decode_without_zn=True
+    )
     assert out.recon_noisy_without_zn.shape == (2, 3, 16, 16)
     torch.testing.assert_close(out.recon_noisy_without_zn, out.recon_noisy[:2], atol=1e-6, rtol=0)
 

@@ -42,4 +42,7 @@ def test_two_processes_agree_with_each_other_and_with_one_process_of_the_same_gl
             continue  # batch-norm statistics: rank 0's, not an average (never used in training mode)
         torch.testing.assert_close(ranks[0][key], value, rtol=1e-4, atol=1e-6, msg=key)
     # Only rank 0 wrote the run folder.
-    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_0000005.pt", "step_0000006.pt"]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "step_0000005.pt",
+        "step_0000006.pt",
+    ]

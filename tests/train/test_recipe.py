@@ -9,7 +9,7 @@ from senmvae.config import ConfigError
 from senmvae.model import SeNMVAE, save_model
 from senmvae.train import Trainer
 from senmvae.train.config import resolve_config, train_preset
-from senmvae.train.run import mean_intensity, load_training_set, start_run
+from senmvae.train.run import load_training_set, mean_intensity, start_run
 from tests.train.helpers import tiny_batch, tiny_config, write_pairs
 
 

@@ -82,7 +82,9 @@ def uninterrupted(tmp_path_factory, pairs_dir) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["config.yaml", "checkpoints/step_0000005.pt"])
-def test_run_killed_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, pairs_dir, uninterrupted, kill_after):
+def test_run_killed_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(
+    tmp_path, pairs_dir, uninterrupted, kill_after
+):
     run = tmp_path / "killed"
     _train_in_subprocess(run, pairs_dir, KILL_TEST_STEPS, run / kill_after)
     assert main(["train", "--resume", str(run)]) == 0

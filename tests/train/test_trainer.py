@@ -27,10 +27,27 @@ def test_step_reports_every_term_and_updates_both_networks():
     trainer = tiny()
     model_before, d_before = weights(trainer.model), weights(trainer.discriminator)
     stats = trainer.training_step(tiny_batch())
-    for key in ("loss", "rec_clean", "rec_noisy", "kl_zn", "kl_z", "level_l1", "gan_generator",
-                "loss_paired", "loss_source", "loss_target", "kl_weight", "discriminator_loss",
-                "grad_norm", "grad_norm_discriminator", "skipped_grad_norm", "skipped_nonfinite",
-                "skipped_discriminator", "lr", "lr_discriminator"):
+    for key in (
+        "loss",
+        "rec_clean",
+        "rec_noisy",
+        "kl_zn",
+        "kl_z",
+        "level_l1",
+        "gan_generator",
+        "loss_paired",
+        "loss_source",
+        "loss_target",
+        "kl_weight",
+        "discriminator_loss",
+        "grad_norm",
+        "grad_norm_discriminator",
+        "skipped_grad_norm",
+        "skipped_nonfinite",
+        "skipped_discriminator",
+        "lr",
+        "lr_discriminator",
+    ):
         assert key in stats, key
     levels = trainer.cfg.model.num_levels
     assert all(f"kl_z/level{i}" in stats and f"kl_zn/level{i}" in stats for i in range(levels))
@@ -82,7 +99,9 @@ def test_gradient_clipped_over_the_vae_parameters_only():
     vae = [p.grad for n, p in trainer.model.named_parameters() if not n.startswith("level_predictor.")]
     predictor = [p.grad for p in trainer.model.level_predictor.parameters()]
     assert stats["grad_norm"] > 1e-3  # the norm before clipping is reported
-    assert torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in vae])) == pytest.approx(1e-3, rel=1e-4)
+    assert torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in vae])) == pytest.approx(
+        1e-3, rel=1e-4
+    )
     assert torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in predictor])) > 1e-3
 
 

@@ -28,7 +28,7 @@ def test_grid_rows_hold_clean_noisy_synthetic_and_noise_maps():
     assert np.isclose(tiles[1][0, 0, 0], 0.6)
     assert np.allclose(tiles[4], 0.5)  # no synthetic noise: flat grey
     assert tiles[3][0, 0, 0] > 0.5 and np.allclose(tiles[3][1:, :, :], 0.5)
-    assert np.all(grid[4:4 + GRID_GAP] == 1.0)  # white gap between rows
+    assert np.all(grid[4 : 4 + GRID_GAP] == 1.0)  # white gap between rows
 
 
 def test_evaluation_is_repeatable_for_a_seed():

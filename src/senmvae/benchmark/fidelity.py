@@ -31,7 +31,9 @@ class HeldOutPairs:
         return noise_level(self.noisy, self.clean)
 
 
-def held_out_pairs(spec: str, paired: int = 10, seed: int = 0, validation: float = 0.25, crop: int = 256) -> HeldOutPairs:
+def held_out_pairs(
+    spec: str, paired: int = 10, seed: int = 0, validation: float = 0.25, crop: int = 256
+) -> HeldOutPairs:
     """The validation scenes of the benchmark's scene-grouped split of ``spec``, centre-cropped."""
     split = build_split(load_spec(spec), paired, seed=seed, validation=validation).dataset
     names, clean, noisy = [], [], []
@@ -41,8 +43,12 @@ def held_out_pairs(spec: str, paired: int = 10, seed: int = 0, validation: float
         side_h, side_w = min(h, crop) // 16 * 16, min(w, crop) // 16 * 16
         top, left = (h - side_h) // 2, (w - side_w) // 2
         names.append(pair.name)
-        clean.append(torch.from_numpy(np.ascontiguousarray(c[top : top + side_h, left : left + side_w])).permute(2, 0, 1))
-        noisy.append(torch.from_numpy(np.ascontiguousarray(y[top : top + side_h, left : left + side_w])).permute(2, 0, 1))
+        clean.append(
+            torch.from_numpy(np.ascontiguousarray(c[top : top + side_h, left : left + side_w])).permute(2, 0, 1)
+        )
+        noisy.append(
+            torch.from_numpy(np.ascontiguousarray(y[top : top + side_h, left : left + side_w])).permute(2, 0, 1)
+        )
     return HeldOutPairs(names, torch.stack(clean).float(), torch.stack(noisy).float())
 
 
@@ -55,7 +61,9 @@ def synthesize_at_true_levels(
         rows = slice(start, start + batch)
         gens = [stream_generator(seed, f"fidelity/{name}") for name in pairs.names[rows]]
         with torch.no_grad():
-            outputs.append(source.sample(pairs.clean[rows], level=levels[rows], temperature=temperature, generator=gens))
+            outputs.append(
+                source.sample(pairs.clean[rows], level=levels[rows], temperature=temperature, generator=gens)
+            )
     return torch.cat(outputs)
 
 

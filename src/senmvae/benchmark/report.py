@@ -12,7 +12,6 @@ import html
 import io
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from senmvae.atomic import write_text_atomic
 from senmvae.benchmark.report_data import ReportData
 from senmvae.metrics import METRICS, psnr
 
@@ -92,9 +92,7 @@ def write_report(path: Path, data: ReportData) -> Path:
         _denoised_section(data),
     ]
     page = _page(_header(data, sections), sections)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, target)
+    write_text_atomic(target, page)
     return target
 
 
@@ -587,7 +585,9 @@ def _level_section(data: ReportData) -> Section:
         style = _line_style(name, colors)
         asked = np.asarray(control[name]["asked"]) * 255.0
         produced = np.asarray(control[name]["produced"]) * 255.0
-        ax.scatter(asked, produced, s=14, color=style["color"], label=name, marker="o" if style["linestyle"] == "-" else "x")
+        ax.scatter(
+            asked, produced, s=14, color=style["color"], label=name, marker="o" if style["linestyle"] == "-" else "x"
+        )
     ax.set_xlabel("asked level: the real image's noise std (8-bit)")
     ax.set_ylabel("std of the produced noise (8-bit)")
     ax.grid(alpha=0.3)

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from senmvae import metrics
+from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, HeteroscedasticGaussian, RealNoiseOracle
 from senmvae.benchmark.config import BenchmarkConfig
 from senmvae.benchmark.report import write_report
@@ -42,7 +44,6 @@ from senmvae.generate import NoiseModel
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
-from senmvae import metrics
 from senmvae.noise_level import noise_level
 
 REAL = "real"
@@ -105,7 +106,9 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
             collection, cfg.paired, seed=cfg.seed, validation=cfg.validation_fraction if held_out_eval else 0.0
         )
         dataset = split.dataset
-    manifest = write_manifest(out / "split.json", dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=cfg.paired)
+    manifest = write_manifest(
+        out / "split.json", dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=cfg.paired
+    )
     dataset = validate(dataset, crop).dataset
 
     if held_out_eval:
@@ -119,7 +122,11 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
             raise UserError(f"--eval {cfg.eval} holds no (clean, noisy) pairs to evaluate on")
     eval_pairs = sorted(eval_pairs, key=lambda p: p.name)[: cfg.max_eval_pairs]
     crops = [
-        (pair.name, _centre_crop(pair.clean.load(), cfg.eval_crop, multiple), _centre_crop(pair.noisy.load(), cfg.eval_crop, multiple))
+        (
+            pair.name,
+            _centre_crop(pair.clean.load(), cfg.eval_crop, multiple),
+            _centre_crop(pair.noisy.load(), cfg.eval_crop, multiple),
+        )
         for pair in tqdm(eval_pairs, desc="loading evaluation pairs", leave=False)
     ]
     shapes = {c.shape for _, c, _ in crops}
@@ -156,7 +163,9 @@ def plan_runs(cfg: BenchmarkConfig) -> list[RunPlan]:
         main.append(("senmvae_finetuned", cfg.init))
     plans = [RunPlan(name, budget * cfg.shares.senmvae / len(main), init) for name, init in main]
     if cfg.shares.senmvae_paired_only > 0:
-        plans.append(RunPlan("senmvae_paired_only", budget * cfg.shares.senmvae_paired_only, cfg.init, paired_only=True))
+        plans.append(
+            RunPlan("senmvae_paired_only", budget * cfg.shares.senmvae_paired_only, cfg.init, paired_only=True)
+        )
     return plans
 
 
@@ -207,7 +216,9 @@ def _curves(run_dir: Path) -> dict[str, list[float]]:
 
 
 # --------------------------------------------------------------------------- synthesis and metrics
-def synthesize(source: NoiseSource, eval_set: EvalSet, level: torch.Tensor | None, seed: int, name: str, temperature: float) -> torch.Tensor:
+def synthesize(
+    source: NoiseSource, eval_set: EvalSet, level: torch.Tensor | None, seed: int, name: str, temperature: float
+) -> torch.Tensor:
     outputs = []
     for start in range(0, len(eval_set.names), 4):
         rows = slice(start, start + 4)
@@ -246,12 +257,14 @@ def _report_windows(eval_set: EvalSet, count: int, size: int, seed: int) -> list
     rng = np.random.default_rng(seed)
     n, _, h, w = eval_set.clean.shape
     size = min(size, h, w)
-    return [(int(rng.integers(n)), int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))) for _ in range(count)]
+    return [
+        (int(rng.integers(n)), int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))) for _ in range(count)
+    ]
 
 
 def _cut(images: torch.Tensor, windows: list[tuple[int, int, int]], size: int) -> np.ndarray:
     size = min(size, images.shape[-2], images.shape[-1])
-    return np.stack([_hwc(images[i, :, t : t + size, l : l + size]) for i, t, l in windows])
+    return np.stack([_hwc(images[i, :, top : top + size, left : left + size]) for i, top, left in windows])
 
 
 # --------------------------------------------------------------------------- the stages
@@ -286,7 +299,9 @@ def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData)
         target_levels = [first.predict_level(ref.load()) for ref in ds.target]
         policy = ChoiceLevel(tuple(train_levels + target_levels), origin="paired std and predicted target std")
         for sampler in cfg.samplers:
-            model = NoiseModel(first.network, level=policy, temperature=cfg.temperature, device=cfg.device, sampler=sampler)
+            model = NoiseModel(
+                first.network, level=policy, temperature=cfg.temperature, device=cfg.device, sampler=sampler
+            )
             sources[sampler_row(run, sampler)] = model
             senmvae_rows.append(sampler_row(run, sampler))
     sources["awgn"] = AWGN.fit(paired_arrays)
@@ -333,7 +348,11 @@ def level_control(
 
 
 def train_denoisers(
-    cfg: BenchmarkConfig, rows: NoiseRows, data: BenchmarkData, per_denoiser_s: float, windows: list[tuple[int, int, int]]
+    cfg: BenchmarkConfig,
+    rows: NoiseRows,
+    data: BenchmarkData,
+    per_denoiser_s: float,
+    windows: list[tuple[int, int, int]],
 ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], dict[str, dict[str, list[float]]]]:
     """One DnCNN per row, trained on pairs synthesized from the source clean images plus the real
     paired crops; its scores on the evaluation pairs, its denoised report crops and its curve."""
@@ -344,7 +363,7 @@ def train_denoisers(
     eval_pairs = eval_set.pairs()
     # Only the images the report shows are denoised; windows re-indexed into that subset.
     shown_images = sorted({i for i, _, _ in windows})
-    shown_windows = [(shown_images.index(i), t, l) for i, t, l in windows]
+    shown_windows = [(shown_images.index(i), top, left) for i, top, left in windows]
     scores, crops, curves = {}, {}, {}
     for name in rows.order:
         _say(f"denoiser for {name}: {per_denoiser_s:.0f} s or {denoiser_cfg.steps} steps")
@@ -433,7 +452,10 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     for name in ("awgn", "heteroscedastic"):
         rows.sources[name].save(out / "baselines" / f"{name}.json")
     synthetic, asked = synthesize_rows(cfg, rows, eval_set)
-    results = {name: noise_metrics(images, eval_set, cfg) for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False)}
+    results = {
+        name: noise_metrics(images, eval_set, cfg)
+        for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False)
+    }
     tick = lap("synthesis_and_metrics_s", tick)
 
     remaining = budget_s - (time.perf_counter() - started)
@@ -475,7 +497,10 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     _write_json(out / "results.json", document)
     (out / "results.md").write_text(markdown_table(document) + "\n")
 
-    crops = {"clean": _cut(eval_set.clean, windows, cfg.report_crop_size), REAL: _cut(eval_set.noisy, windows, cfg.report_crop_size)}
+    crops = {
+        "clean": _cut(eval_set.clean, windows, cfg.report_crop_size),
+        REAL: _cut(eval_set.noisy, windows, cfg.report_crop_size),
+    }
     for name in synthetic_names:
         crops[name] = _cut(synthetic[name].clamp(0, 1), windows, cfg.report_crop_size)
     report = ReportData(
@@ -493,9 +518,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
 
 
 def _write_json(path: Path, document: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=1, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(document, indent=1, default=_jsonable) + "\n")
 
 
 def _jsonable(value: object) -> object:
@@ -531,7 +554,9 @@ def markdown_table(document: dict) -> str:
     ]
     for name in order:
         row = models[name]
-        cells = [f"{row[key]:.{digits}f}" if key in row and math.isfinite(row[key]) else "–" for key, _, digits in COLUMNS]
+        cells = [
+            f"{row[key]:.{digits}f}" if key in row and math.isfinite(row[key]) else "–" for key, _, digits in COLUMNS
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     d = document["downstream"]
     lines.append("")

@@ -13,10 +13,15 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: flo
     """Flags default to None so that only the flags given override a --config file."""
     parser.add_argument(
         "--train", "--data", dest="train", default=None, metavar="SPEC",
-        help="training data: a dataset folder (e.g. ../shared/data/polyu), manifest, YAML spec or 'default' (the embedded set)",
+        help="training data: a dataset folder (e.g. ../shared/data/polyu), manifest, YAML spec or 'default' "
+        "(the embedded set)",
     )  # fmt: skip
-    parser.add_argument("--eval", default=None, metavar="SPEC", help="evaluation pairs (default: held-out scenes of --train)")
-    parser.add_argument("--paired", type=int, default=None, metavar="N", help="pairs kept paired when splitting (default 10)")
+    parser.add_argument(
+        "--eval", default=None, metavar="SPEC", help="evaluation pairs (default: held-out scenes of --train)"
+    )
+    parser.add_argument(
+        "--paired", type=int, default=None, metavar="N", help="pairs kept paired when splitting (default 10)"
+    )
     parser.add_argument(
         "--budget", type=float, default=None, metavar="MINUTES", help=f"wall-clock budget (default {default_budget:g})"
     )
@@ -31,9 +36,13 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: flo
         help="with --init: skip the from-scratch run",
     )  # fmt: skip
     parser.add_argument("--device", default=None, help="cpu or cuda")
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE.yaml", help="benchmark settings (see docs/benchmark.md)")
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="FILE.yaml", help="benchmark settings (see docs/benchmark.md)"
+    )
     parser.set_defaults(default_budget=default_budget)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)"
+    )
 
 
 FLAGS = {

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report.html. The budget covers training, synthesis, metrics and the downstream denoisers.",
     )
     add_benchmark_arguments(parser, default_budget=6.0)
-    parser.add_argument("--out", type=Path, default=Path("demo_out"), metavar="DIR", help="output folder (default demo_out)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("demo_out"), metavar="DIR", help="output folder (default demo_out)"
+    )
     parser.set_defaults(func=run)
 
 

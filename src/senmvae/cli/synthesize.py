@@ -21,10 +21,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from senmvae.device import resolve_device
 from senmvae.generate.levels import LevelPolicy, parse_level
 from senmvae.generate.noise_model import SAMPLERS, NoiseModel
 from senmvae.generate.synthesize import Shard, synthesize_folder
-from senmvae.device import resolve_device
 
 
 def register(subparsers) -> None:

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         given = [f"--{flag}" for flag in RESUME_FORBIDDEN if getattr(args, flag) is not None]
         if given:
             raise UserError(
-                f"--resume continues a run with its own settings; drop {', '.join(given)} (--steps and --set are allowed)"
+                f"--resume continues a run with its own settings; drop {', '.join(given)} "
+                "(--steps and --set are allowed)"
             )
         steps = [f"schedule.steps={args.steps}"] if args.steps is not None else []
         trainer = resume_run(args.resume, steps + args.overrides)

@@ -9,15 +9,13 @@ as image viewers show them.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from senmvae.atomic import atomic_file
 from senmvae.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
@@ -189,33 +187,13 @@ def to_integer(image: np.ndarray, bits: int = 8) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
 
 
-@contextmanager
-def naming_the_file(path: str | Path, temporary: str | Path | None = None) -> Iterator[None]:
-    """Let an OSError raised inside name ``path`` when it names no file (a failed write, e.g. on a
-    full disk, names none) or names the ``temporary`` file that stands for ``path`` until renamed."""
-    try:
-        yield
-    except OSError as err:
-        if err.filename is None or (temporary is not None and str(err.filename) == str(temporary)):
-            err.filename = str(path)
-        raise
-
-
 def write_image(path: str | Path, image: np.ndarray, bits: int = 8) -> Path:
     """Write float (H, W, 3) in [0, 1] as an 8- or 16-bit PNG/TIFF, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = to_integer(image, bits)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with naming_the_file(path, tmp):
-            _encode(tmp, path, data, bits)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_file(path, per_process=True) as tmp:
+        _encode(tmp, path, data, bits)
     return path
 
 

@@ -23,11 +23,11 @@ ENTRY is ``{"name", "scene", "kind", "path", ...}`` with kind ``file``, ``mat-bl
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from senmvae.atomic import write_text_atomic
 from senmvae.data.dataset import SemiSupervisedSet
 from senmvae.data.refs import pair_from_entry, ref_from_entry
 from senmvae.errors import UserError
@@ -80,10 +80,7 @@ def write_manifest(
             "validation": [pair.to_entry(base) for pair in dataset.validation],
         },
     }
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(document, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(document, indent=1) + "\n", per_process=True)
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -93,9 +90,11 @@ def read_manifest(path: str | Path) -> Manifest:
     except FileNotFoundError:
         raise UserError(f"{path}: manifest not found; create one with 'senmvae data split'") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: not a readable JSON manifest ({err}); regenerate it with 'senmvae data split'") from None
+        raise UserError(
+            f"{path}: not a readable JSON manifest ({err}); regenerate it with 'senmvae data split'"
+        ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise UserError(f"{path}: not a senmvae split manifest (no \"format\": \"{FORMAT}\")")
+        raise UserError(f'{path}: not a senmvae split manifest (no "format": "{FORMAT}")')
     if document.get("version") != VERSION:
         raise UserError(
             f"{path}: manifest version {document.get('version')} but this senmvae reads version {VERSION}; "

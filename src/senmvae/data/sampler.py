@@ -72,7 +72,9 @@ class MixedDomainDataset(Dataset):
         if crop < 1:
             raise UserError(f"crop must be a positive size, got {crop}")
         if len(frequencies) != 3 or any(f < 0 for f in frequencies):
-            raise UserError(f"frequencies must be three non-negative numbers (paired, source, target), got {frequencies}")
+            raise UserError(
+                f"frequencies must be three non-negative numbers (paired, source, target), got {frequencies}"
+            )
         self.pools: dict[Domain, list] = {
             Domain.PAIRED: list(dataset.paired),
             Domain.SOURCE: list(dataset.source),

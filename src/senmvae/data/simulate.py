@@ -146,9 +146,7 @@ class Development:
     jpeg_quality: int | None = None
 
 
-def random_development(
-    camera: CameraPreset, rng: np.random.Generator, jpeg_quality: int | None = None
-) -> Development:
+def random_development(camera: CameraPreset, rng: np.random.Generator, jpeg_quality: int | None = None) -> Development:
     red = float(rng.uniform(*RED_GAIN_RANGE))
     blue = float(rng.uniform(*BLUE_GAIN_RANGE))
     return Development(camera, (red, 1.0, blue), jpeg_quality)

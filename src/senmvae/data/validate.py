@@ -149,9 +149,7 @@ class _Inspector:
             self.problems.append(problem)
 
 
-def validate(
-    dataset: SemiSupervisedSet, crop: int = 64, *, strict: bool = True, progress: bool = True
-) -> Report:
+def validate(dataset: SemiSupervisedSet, crop: int = 64, *, strict: bool = True, progress: bool = True) -> Report:
     """Decode every image of ``dataset``; raise :class:`UserError` listing every refused problem
     when ``strict`` (training start-up), else return the report with ``ok`` false (``data check``).
 
@@ -236,9 +234,7 @@ def validate(
     report = Report(usable, crop, problems, stats)
     skipped = report.by_action(Action.SKIP)
     if skipped:
-        log.warning(
-            "%d file(s) left out of %s:\n%s", len(skipped), where, "\n".join(f"  {p}" for p in skipped)
-        )
+        log.warning("%d file(s) left out of %s:\n%s", len(skipped), where, "\n".join(f"  {p}" for p in skipped))
     if strict and not report.ok:
         refused = report.by_action(Action.REFUSE)
         raise UserError(

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from senmvae.data.io import ImageReadError, naming_the_file, read_image, write_image
+from senmvae.atomic import write_text_atomic
+from senmvae.data.io import ImageReadError, read_image, write_image
 from senmvae.data.refs import FileImage
 from senmvae.errors import UserError
 from senmvae.generate.folders import images_in_folder
@@ -83,14 +84,7 @@ def _sha256(path: Path) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with naming_the_file(path, tmp):
-            tmp.write_text(json.dumps(data, indent=1) + "\n")
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n", per_process=True)
 
 
 def _tell(message: str) -> None:

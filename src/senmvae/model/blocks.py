@@ -67,9 +67,7 @@ class GaussianHead(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, growth: int):
         super().__init__()
         self.mean = nn.Sequential(ResidualDenseBlock(in_channels, growth), nn.Conv2d(in_channels, out_channels, 1))
-        self.log_sigma = nn.Sequential(
-            ResidualDenseBlock(in_channels, growth), nn.Conv2d(in_channels, out_channels, 1)
-        )
+        self.log_sigma = nn.Sequential(ResidualDenseBlock(in_channels, growth), nn.Conv2d(in_channels, out_channels, 1))
         nn.init.zeros_(self.mean[1].weight)
         nn.init.zeros_(self.log_sigma[1].weight)
 

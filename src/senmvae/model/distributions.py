@@ -21,10 +21,7 @@ def standard_normal(shape: torch.Size, like: torch.Tensor, generator: Generator)
         return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
     if len(generator) != shape[0]:
         raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
-    rows = [
-        torch.randn(shape[1:], generator=g, dtype=like.dtype, device=g.device).to(like.device)
-        for g in generator
-    ]
+    rows = [torch.randn(shape[1:], generator=g, dtype=like.dtype, device=g.device).to(like.device) for g in generator]
     return torch.stack(rows)
 
 

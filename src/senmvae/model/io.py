@@ -8,14 +8,13 @@ are not finite (a diverged training) are refused both ways.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from senmvae.data.io import naming_the_file
+from senmvae.atomic import atomic_file
 from senmvae.errors import UserError
 from senmvae.model.config import ModelConfig
 from senmvae.model.network import SeNMVAE
@@ -29,10 +28,16 @@ DIVERGED = (
 )
 
 
-def save_model(model: SeNMVAE, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
-    """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically."""
+def save_model(
+    model: SeNMVAE,
+    path: str | Path,
+    extra_metadata: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically; ``dtype`` of the stored
+    weights (``torch.float16`` halves the file; loading always gives float32 weights)."""
     path = Path(path)
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     refuse_not_finite(tensors, f"not writing {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
@@ -41,15 +46,8 @@ def save_model(model: SeNMVAE, path: str | Path, extra_metadata: dict[str, str] 
         "model_config": json.dumps(model.config.to_dict()),
         **(extra_metadata or {}),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with naming_the_file(path, tmp):
-            save_file(tensors, str(tmp), metadata=metadata)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
+    with atomic_file(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 

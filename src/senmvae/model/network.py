@@ -133,7 +133,7 @@ class TopDownLevel(nn.Module):
         clean = stream.clean_acts[index] if stream.clean_acts is not None else None
         noisy = stream.noisy_acts[index] if stream.noisy_acts is not None else None
         n_both = stream.n_both
-        gen, temp = stream.generator, stream.temperature
+        temp = stream.temperature
         z_temp = temp if stream.z_temperature is None else stream.z_temperature
         if stream.given_z is not None:
             clean = noisy = None
@@ -404,7 +404,9 @@ class SeNMVAE(nn.Module):
         return self.level_predictor(noisy)
 
     def num_parameters(self, part: str = "vae") -> int:
-        params = self.level_predictor.parameters() if part == "level_predictor" else (
-            p for n, p in self.named_parameters() if not n.startswith("level_predictor.")
+        params = (
+            self.level_predictor.parameters()
+            if part == "level_predictor"
+            else (p for n, p in self.named_parameters() if not n.startswith("level_predictor."))
         )
         return sum(p.numel() for p in params)

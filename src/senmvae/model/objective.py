@@ -48,7 +48,14 @@ class ObjectiveConfig(Config):
     noise_residual_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("kl_zn_weight", "kl_z_lambda", "level_weight", "perceptual_weight", "gan_weight", "noise_residual_weight"):
+        for name in (
+            "kl_zn_weight",
+            "kl_z_lambda",
+            "level_weight",
+            "perceptual_weight",
+            "gan_weight",
+            "noise_residual_weight",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"objective.{name} must be a finite number >= 0, got {value}")
@@ -184,7 +191,9 @@ class SeNMObjective:
             terms["perceptual"] = self.perceptual(out.recon_noisy, real_noisy).mean()
             loss = loss + cfg.perceptual_weight * terms["perceptual"]
         if self.discriminator is not None and cfg.gan_weight and len(out.noisy_rows):
-            terms["gan_generator"] = ragan_generator_loss(self.discriminator(real_noisy), self.discriminator(out.recon_noisy))
+            terms["gan_generator"] = ragan_generator_loss(
+                self.discriminator(real_noisy), self.discriminator(out.recon_noisy)
+            )
             loss = loss + cfg.gan_weight * terms["gan_generator"]
 
         terms.update(self._domain_losses(out, domain, rec_clean_rows, rec_noisy_rows, kl_zn_rows, kl_z_rows, w_zn, w_z))

@@ -23,7 +23,9 @@ def pretrained_path(name: str) -> Path:
         raise UserError(f"unknown pretrained model {name!r}; choose one of {', '.join(PRETRAINED)}")
     path = Path(str(resources.files(__package__).joinpath(f"{name}.safetensors")))
     if not path.is_file():
-        raise UserError(f"the pretrained model {name!r} is not part of this install ({path} is missing); reinstall senmvae")
+        raise UserError(
+            f"the pretrained model {name!r} is not part of this install ({path} is missing); reinstall senmvae"
+        )
     return path
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from senmvae.data.io import naming_the_file
+from senmvae.atomic import atomic_file
 from senmvae.errors import UserError
 from senmvae.model.io import torch_load_problem
 
@@ -50,16 +50,8 @@ def save_checkpoint(payload: dict, path: str | Path) -> Path:
     write that fails (a full disk) removes its temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with naming_the_file(path, tmp), open(tmp, "wb") as fh:
-            torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(path) as tmp:
+        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp)
     _fsync_dir(path.parent)
     return path
 

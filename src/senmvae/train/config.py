@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from senmvae.config import Config, ConfigError, read_yaml_mapping
 from senmvae.model.config import ModelConfig, model_preset
 from senmvae.model.discriminator import DiscriminatorConfig
@@ -104,7 +103,9 @@ class ScheduleConfig(Config):
         if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes > 0):
             raise ConfigError(f"schedule.max_minutes must be a positive number, got {self.max_minutes}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"schedule.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+            raise ConfigError(
+                f"schedule.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
         if self.warmup_steps < 0:
             raise ConfigError(f"schedule.warmup_steps must be >= 0, got {self.warmup_steps}")
         if not 0.0 <= self.final_lr_fraction <= 1.0:
@@ -175,7 +176,9 @@ class InitConfig(Config):
 
     def __post_init__(self) -> None:
         if self.output_bias not in OUTPUT_BIAS_INITS:
-            raise ConfigError(f"init.output_bias must be one of {', '.join(OUTPUT_BIAS_INITS)}, got {self.output_bias!r}")
+            raise ConfigError(
+                f"init.output_bias must be one of {', '.join(OUTPUT_BIAS_INITS)}, got {self.output_bias!r}"
+            )
 
 
 PERCEPTUAL_KINDS = ("effnet", "lpips", "none")
@@ -240,9 +243,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     # docs/training.md (content path initialised to learn from step 0, lr 5e-4 with warm-up
     # and a cosine over the steps or the time budget, the noise-residual term).
     "cpu": TrainConfig(
-        model=model_preset("cpu").merged(
-            {"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}
-        ),
+        model=model_preset("cpu").merged({"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}),
         init=InitConfig(output_bias="data"),
         discriminator=DiscriminatorConfig(base_channels=32),
         objective=ObjectiveConfig(kl_anneal_steps=300, noise_residual_weight=1.0),

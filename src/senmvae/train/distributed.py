@@ -9,7 +9,6 @@ import torch
 import torch.distributed as dist
 
 
-
 @dataclass(frozen=True)
 class Process:
     rank: int = 0

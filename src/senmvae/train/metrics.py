@@ -7,11 +7,12 @@ resumed run read like those of an uninterrupted one.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from senmvae.atomic import write_text_atomic
 
 METRICS_NAME = "metrics.jsonl"
 
@@ -36,9 +37,7 @@ class MetricsLog:
     def __init__(self, run_dir: str | Path, start_step: int = 0, tensorboard: bool = True):
         self.path = Path(run_dir) / METRICS_NAME
         kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= start_step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self._file = open(self.path, "a")
         self._writer = None
         if tensorboard:

@@ -29,8 +29,10 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from senmvae.atomic import write_text_atomic
 from senmvae.data import MixedDomainDataset, SemiSupervisedSet, StepBatchSampler, build_split, load_spec, validate
 from senmvae.data.io import write_image
+from senmvae.device import resolve_device
 from senmvae.errors import UserError
 from senmvae.model.io import load_model, save_model
 from senmvae.model.network import SeNMVAE
@@ -44,7 +46,6 @@ from senmvae.train.checkpoint import (
     step_path,
 )
 from senmvae.train.config import BEST_METRICS, TrainConfig
-from senmvae.device import resolve_device
 from senmvae.train.distributed import Process, end_process, start_process
 from senmvae.train.metrics import MetricsLog
 from senmvae.train.trainer import Trainer, mean_statistics
@@ -56,9 +57,7 @@ PROGRESS_KEYS = ("loss", "rec_noisy", "kl_zn", "discriminator_loss")
 
 
 def _write_config(cfg: TrainConfig, run_dir: Path) -> None:
-    tmp = run_dir / f".{CONFIG_NAME}.tmp"
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    os.replace(tmp, run_dir / CONFIG_NAME)
+    write_text_atomic(run_dir / CONFIG_NAME, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def _process_for(cfg: TrainConfig) -> tuple[Process, torch.device]:
@@ -87,7 +86,9 @@ def start_run(cfg: TrainConfig, run_dir: str | Path) -> Trainer:
     try:
         # A folder holding only the config of a start that failed before training may be reused.
         if run_dir.exists() and any(p.name != CONFIG_NAME for p in run_dir.iterdir()):
-            raise UserError(f"{run_dir} already holds files; continue that run with --resume {run_dir} or pick another --out")
+            raise UserError(
+                f"{run_dir} already holds files; continue that run with --resume {run_dir} or pick another --out"
+            )
         process.barrier()  # every process checked before the main one writes
         if process.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -211,9 +212,14 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
 
     validation = None
     if cfg.validation.every and cfg.validation.pairs:
-        validation = load_validation_set(dataset.validation, cfg.validation.pairs, cfg.validation.crop, cfg.model.size_multiple)
+        validation = load_validation_set(
+            dataset.validation, cfg.validation.pairs, cfg.validation.crop, cfg.model.size_multiple
+        )
         if validation is None:
-            tqdm.write(f"{dataset.origin or 'the dataset'} has no validation pairs: validation is off (set data.paired to split one off)")
+            tqdm.write(
+                f"{dataset.origin or 'the dataset'} has no validation pairs: validation is off "
+                "(set data.paired to split one off)"
+            )
     if show and trainer.step == 0:
         tqdm.write(
             f"{dataset.describe()}\nSeNM-VAE {trainer.model.num_parameters() / 1e6:.2f} M parameters "
@@ -282,7 +288,11 @@ def _checkpoint(trainer: Trainer, run_dir: Path) -> None:
         kept = step_checkpoints(run_dir)
         raise UserError(
             f"{run_dir}: the weights are no longer finite at step {trainer.step}; nothing was saved. "
-            + (f"Resume from the step {kept[-1][0]} checkpoint with a lower optim.lr" if kept else "Start again with a lower optim.lr")
+            + (
+                f"Resume from the step {kept[-1][0]} checkpoint with a lower optim.lr"
+                if kept
+                else "Start again with a lower optim.lr"
+            )
         )
     save_checkpoint(_payload(trainer), step_path(run_dir, trainer.step))
     prune_checkpoints(run_dir, trainer.cfg.checkpoint.keep_last)
@@ -300,7 +310,9 @@ def _validate(trainer: Trainer, data: ValidationSet, run_dir: Path, log: Metrics
     value = metrics[name]
     best = trainer.best
     lower_is_better = BEST_METRICS[name]
-    better = best is None or best["metric"] != name or (value < best["value"] if lower_is_better else value > best["value"])
+    better = (
+        best is None or best["metric"] != name or (value < best["value"] if lower_is_better else value > best["value"])
+    )
     if math.isfinite(value) and better:
         trainer.best = {"metric": name, "value": value, "step": step}
         save_checkpoint(_payload(trainer), checkpoint_dir(run_dir) / BEST_NAME)

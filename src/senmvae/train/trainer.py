@@ -337,7 +337,15 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        parts = ("model", "optimizer", "scheduler", "discriminator", "discriminator_optimizer", "discriminator_scheduler", "ema")
+        parts = (
+            "model",
+            "optimizer",
+            "scheduler",
+            "discriminator",
+            "discriminator_optimizer",
+            "discriminator_scheduler",
+            "ema",
+        )
         for name in parts:
             target = getattr(self, name)
             if (target is None) != (state[name] is None):
