@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-import torch
-
 
 class Domain(IntEnum):
     """Which images a training sample carries.
@@ -25,7 +23,3 @@ class Domain(IntEnum):
     @property
     def has_noisy(self) -> bool:
         return self is not Domain.SOURCE
-
-
-def domain_tensor(domains: list[Domain] | list[int]) -> torch.Tensor:
-    return torch.tensor([int(d) for d in domains], dtype=torch.long)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from senmvae.data.dataset import Action
+from senmvae.data.collection import Action
 from senmvae.data.io import write_image
 from senmvae.data.layouts.folders import scan
 from tests.data import builders

@@ -14,8 +14,8 @@ from senmvae.errors import UserError
 from senmvae.model import SeNMVAE, load_model
 from senmvae.train.checkpoint import load_checkpoint, step_checkpoints, step_path
 from senmvae.train.config import TrainConfig
-from senmvae.train.metrics import read_metrics
 from senmvae.train.run import resume_run, start_run
+from senmvae.train.run_log import read_metrics
 from tests.train.helpers import SUBPROCESS_ENV, TINY_DATA, learned_state, tiny_config
 
 

@@ -6,7 +6,7 @@
 the spec and manifest formats and the bad-input policy.
 """
 
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.manifest import Manifest, read_manifest, write_manifest
 from senmvae.data.refs import BicubicImage, DndBoxImage, FileImage, ImageRef, MatBlockImage, Pair
 from senmvae.data.sampler import MixedDomainDataset, StepBatchSampler

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from senmvae.atomic import write_text_atomic
-from senmvae.data.dataset import SemiSupervisedSet
+from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.refs import pair_from_entry, ref_from_entry
 from senmvae.errors import UserError
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from senmvae.data.dataset import SemiSupervisedSet
+from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.io import write_image
 from senmvae.data.manifest import write_manifest
 from senmvae.data.refs import FileImage, ImageRef, Pair, pair_from_entry, ref_from_entry

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from senmvae.data.dataset import SemiSupervisedSet
+from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.io import write_image
 from senmvae.data.layouts.folders import read_paired_folders, scan
 from senmvae.data.manifest import write_manifest

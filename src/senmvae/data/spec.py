@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from senmvae.config import Config, ConfigError
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.io import is_image_file
 from senmvae.data.layouts import dnd, folders, polyu, sidd, sr
 from senmvae.errors import UserError

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from senmvae.data.dataset import SemiSupervisedSet
+from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.refs import ImageRef, Pair
 from senmvae.errors import UserError
 

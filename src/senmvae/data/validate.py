@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.io import ImageInfo, ImageReadError
 from senmvae.data.refs import ImageRef, Pair
 from senmvae.errors import UserError

@@ -19,7 +19,6 @@ from torch.nn import functional as F
 from senmvae.features.weights import load_matching, read_state_dict
 
 FID_INPUT_SIZE = 299
-POOL3_DIM = 2048
 
 
 class BasicConv2d(nn.Module):

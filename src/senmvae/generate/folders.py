@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from senmvae.data.dataset import Action, Problem
+from senmvae.data.collection import Action, Problem
 from senmvae.data.layouts.folders import NOT_AN_IMAGE, keyed_images, scene_of_key
 from senmvae.data.refs import FileImage
 from senmvae.errors import UserError

@@ -33,7 +33,7 @@ from senmvae.noise_level import noise_level
 
 @dataclass
 class ObjectiveConfig(Config):
-    """Loss weights; the defaults are the official ones (paper-notes.md)."""
+    """Loss weights; the defaults are the official ones (docs/training.md, "The recipe")."""
 
     kl_zn_weight: float = 1e-2  # on KL(q(zn|y,z) || p(zn|z))
     kl_z_lambda: float = 1e-7  # lambda: KL(q(z|y) || q(z|x)) weight, relative to kl_zn_weight

@@ -204,7 +204,7 @@ class PerceptualConfig(Config):
 
 @dataclass
 class TrainConfig(Config):
-    """Everything a training run needs; the defaults are the official recipe (paper-notes.md)."""
+    """Everything a training run needs; the defaults are the official recipe (docs/training.md)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     init: InitConfig = field(default_factory=InitConfig)

@@ -47,7 +47,7 @@ from senmvae.train.checkpoint import (
 )
 from senmvae.train.config import BEST_METRICS, TrainConfig
 from senmvae.train.distributed import Process, end_process, start_process
-from senmvae.train.metrics import MetricsLog
+from senmvae.train.run_log import MetricsLog
 from senmvae.train.trainer import Trainer, mean_statistics
 from senmvae.train.validation import ValidationSet, evaluate, load_validation_set
 

@@ -1,6 +1,6 @@
 """The Trainer: optimizers, schedules, EMA, the update guards, and one training step.
 
-One step (the official recipe, paper-notes.md):
+One step (the official recipe, docs/training.md):
 
 1. the VAE + level predictor update: objective (discriminator frozen), backward, gradient
    norm over the VAE parameters clipped at ``optim.grad_clip``; the update is skipped (and

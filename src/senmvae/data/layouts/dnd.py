@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.refs import DndBoxImage
 
 

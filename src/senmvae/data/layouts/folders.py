@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.io import is_image_file
 from senmvae.data.refs import FileImage, Pair
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.layouts.folders import empty_folder, image_key, match_partners, scan
 from senmvae.data.refs import FileImage, Pair
 

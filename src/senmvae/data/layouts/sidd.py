@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from senmvae.data.dataset import Action, Problem, SemiSupervisedSet
+from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.layouts.folders import match_partners
 from senmvae.data.refs import FileImage, MatBlockImage, Pair
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from senmvae.data.dataset import SemiSupervisedSet
+from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.layouts.folders import keyed_images, match_partners, scene_of_key
 from senmvae.data.refs import BicubicImage, FileImage, Pair
 

@@ -1,6 +1,6 @@
 import json
 
-from senmvae.train.metrics import MetricsLog, read_metrics
+from senmvae.train.run_log import MetricsLog, read_metrics
 
 
 def test_lines_after_the_resume_step_and_a_cut_line_are_dropped(tmp_path):
