@@ -21,39 +21,51 @@ from senmvae.noise_level import noise_level
 
 
 @dataclass
-class HeldOutPairs:
+class EvalSet:
+    """Evaluation pairs of one size: names, and (N, 3, H, W) clean and noisy images."""
+
     names: list[str]
-    clean: torch.Tensor  # (N, 3, H, W)
+    clean: torch.Tensor
     noisy: torch.Tensor
 
     @property
     def levels(self) -> torch.Tensor:
         return noise_level(self.noisy, self.clean)
 
+    def pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(hwc(c), hwc(n)) for c, n in zip(self.clean, self.noisy)]
 
-def held_out_pairs(
-    spec: str, paired: int = 10, seed: int = 0, validation: float = 0.25, crop: int = 256
-) -> HeldOutPairs:
+
+def hwc(image: torch.Tensor) -> np.ndarray:
+    return image.permute(1, 2, 0).numpy()
+
+
+def chw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
+
+
+def centre_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
+    """The centre ``size`` x ``size`` (0: whole) of ``image``, sides rounded down to ``multiple``."""
+    h, w = image.shape[:2]
+    side_h = min(h, size) if size else h
+    side_w = min(w, size) if size else w
+    side_h, side_w = side_h - side_h % multiple, side_w - side_w % multiple
+    top, left = (h - side_h) // 2, (w - side_w) // 2
+    return image[top : top + side_h, left : left + side_w]
+
+
+def held_out_pairs(spec: str, paired: int = 10, seed: int = 0, validation: float = 0.25, crop: int = 256) -> EvalSet:
     """The validation scenes of the benchmark's scene-grouped split of ``spec``, centre-cropped."""
     split = build_split(load_spec(spec), paired, seed=seed, validation=validation).dataset
-    names, clean, noisy = [], [], []
-    for pair in sorted(split.validation, key=lambda p: p.name):
-        c, y = pair.clean.load(), pair.noisy.load()
-        h, w = c.shape[:2]
-        side_h, side_w = min(h, crop) // 16 * 16, min(w, crop) // 16 * 16
-        top, left = (h - side_h) // 2, (w - side_w) // 2
-        names.append(pair.name)
-        clean.append(
-            torch.from_numpy(np.ascontiguousarray(c[top : top + side_h, left : left + side_w])).permute(2, 0, 1)
-        )
-        noisy.append(
-            torch.from_numpy(np.ascontiguousarray(y[top : top + side_h, left : left + side_w])).permute(2, 0, 1)
-        )
-    return HeldOutPairs(names, torch.stack(clean).float(), torch.stack(noisy).float())
+    pairs = sorted(split.validation, key=lambda p: p.name)
+    crops = [(centre_crop(p.clean.load(), crop, 16), centre_crop(p.noisy.load(), crop, 16)) for p in pairs]
+    return EvalSet(
+        [p.name for p in pairs], torch.stack([chw(c) for c, _ in crops]), torch.stack([chw(y) for _, y in crops])
+    )
 
 
 def synthesize_at_true_levels(
-    source: NoiseSource, pairs: HeldOutPairs, seed: int = 0, temperature: float = 1.0, batch: int = 4
+    source: NoiseSource, pairs: EvalSet, seed: int = 0, temperature: float = 1.0, batch: int = 4
 ) -> torch.Tensor:
     outputs = []
     levels = pairs.levels
@@ -67,7 +79,7 @@ def synthesize_at_true_levels(
     return torch.cat(outputs)
 
 
-def fidelity(synthetic: torch.Tensor, pairs: HeldOutPairs) -> dict[str, float]:
+def fidelity(synthetic: torch.Tensor, pairs: EvalSet) -> dict[str, float]:
     """Noise std (8-bit), histogram KL, AKLD both ways, and how the produced std follows the asked level."""
     asked = pairs.levels
     produced = noise_level(synthetic, pairs.clean)

@@ -35,6 +35,7 @@ from senmvae import metrics
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, HeteroscedasticGaussian, RealNoiseOracle
 from senmvae.benchmark.config import BenchmarkConfig
+from senmvae.benchmark.fidelity import EvalSet, centre_crop, chw, hwc
 from senmvae.benchmark.report import write_report
 from senmvae.benchmark.report_data import ReportData
 from senmvae.data import Pair, SemiSupervisedSet, build_split, load_spec, validate, write_manifest
@@ -52,37 +53,6 @@ PREDICTED = "_predicted_level"
 
 def _say(message: str) -> None:
     tqdm.write(f"[benchmark] {message}")
-
-
-@dataclass
-class EvalSet:
-    names: list[str]
-    clean: torch.Tensor  # (N, 3, H, W)
-    noisy: torch.Tensor
-
-    @property
-    def levels(self) -> torch.Tensor:
-        return noise_level(self.noisy, self.clean)
-
-    def pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(_hwc(c), _hwc(n)) for c, n in zip(self.clean, self.noisy)]
-
-
-def _hwc(image: torch.Tensor) -> np.ndarray:
-    return image.permute(1, 2, 0).numpy()
-
-
-def _chw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
-
-
-def _centre_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    side_h = min(h, size) if size else h
-    side_w = min(w, size) if size else w
-    side_h, side_w = side_h - side_h % multiple, side_w - side_w % multiple
-    top, left = (h - side_h) // 2, (w - side_w) // 2
-    return image[top : top + side_h, left : left + side_w]
 
 
 # --------------------------------------------------------------------------- data
@@ -124,8 +94,8 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
     crops = [
         (
             pair.name,
-            _centre_crop(pair.clean.load(), cfg.eval_crop, multiple),
-            _centre_crop(pair.noisy.load(), cfg.eval_crop, multiple),
+            centre_crop(pair.clean.load(), cfg.eval_crop, multiple),
+            centre_crop(pair.noisy.load(), cfg.eval_crop, multiple),
         )
         for pair in tqdm(eval_pairs, desc="loading evaluation pairs", leave=False)
     ]
@@ -135,8 +105,8 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
         crops = [(n, c[:h, :w], y[:h, :w]) for n, c, y in crops]
     eval_set = EvalSet(
         names=[n for n, _, _ in crops],
-        clean=torch.stack([_chw(c) for _, c, _ in crops]),
-        noisy=torch.stack([_chw(y) for _, _, y in crops]),
+        clean=torch.stack([chw(c) for _, c, _ in crops]),
+        noisy=torch.stack([chw(y) for _, _, y in crops]),
     )
     source_names = {ref.name for ref in dataset.source}
     oracle_pairs = list(dataset.paired) + [p for p in collection.paired if p.clean.name in source_names]
@@ -264,7 +234,7 @@ def _report_windows(eval_set: EvalSet, count: int, size: int, seed: int) -> list
 
 def _cut(images: torch.Tensor, windows: list[tuple[int, int, int]], size: int) -> np.ndarray:
     size = min(size, images.shape[-2], images.shape[-1])
-    return np.stack([_hwc(images[i, :, top : top + size, left : left + size]) for i, top, left in windows])
+    return np.stack([hwc(images[i, :, top : top + size, left : left + size]) for i, top, left in windows])
 
 
 # --------------------------------------------------------------------------- the stages
@@ -324,7 +294,7 @@ def synthesize_rows(
             synthetic[name] = eval_set.noisy
         elif name in rows.senmvae:
             synthetic[name] = synthesize(source, eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
-            predicted = torch.tensor([source.predict_level(_hwc(n)) for n in eval_set.noisy])
+            predicted = torch.tensor([source.predict_level(hwc(n)) for n in eval_set.noisy])
             synthetic[name + PREDICTED] = synthesize(source, eval_set, predicted, cfg.seed, name, cfg.temperature)
             asked[name + PREDICTED] = predicted
         else:
@@ -372,7 +342,7 @@ def train_denoisers(
         result = evaluate_denoiser(dncnn, eval_pairs)
         scores[name] = {"psnr": result["psnr"], "ssim": result["ssim"], "denoiser_steps": float(history.steps)}
         curves[f"dncnn/{name}"] = {"step": [float(s) for s in history.step], "loss": list(history.loss)}
-        denoised = torch.stack([_chw(denoise_image(dncnn, _hwc(eval_set.noisy[i]))) for i in shown_images])
+        denoised = torch.stack([chw(denoise_image(dncnn, hwc(eval_set.noisy[i]))) for i in shown_images])
         crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
     return scores, crops, curves
 

@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from senmvae.baselines import AWGN
+from senmvae.benchmark.fidelity import EvalSet, fidelity, synthesize_at_true_levels
+
+
+def _pairs(n=4, size=48):
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(n, 3, size, size, generator=g) * 0.6 + 0.2
+    stds = torch.linspace(0.01, 0.04, n).view(-1, 1, 1, 1)
+    noisy = (clean + stds * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+    return EvalSet([f"img{i}" for i in range(n)], clean, noisy)
+
+
+def test_the_real_noise_is_its_own_perfect_match():
+    pairs = _pairs()
+    values = fidelity(pairs.noisy, pairs)
+    assert values["kl_noise"] == pytest.approx(0.0, abs=1e-9) and values["akld"] == pytest.approx(0.0, abs=1e-9)
+    assert values["level_ratio_median"] == pytest.approx(1.0) and values["level_within_15pct"] == 1.0
+    assert values["noise_std_8bit"] == pytest.approx(values["real_std_8bit"])
+
+
+def test_a_gaussian_at_each_true_level_follows_the_level():
+    pairs = _pairs()
+    synthetic = synthesize_at_true_levels(AWGN(std=0.02, clip=False), pairs)
+    values = fidelity(synthetic, pairs)
+    assert values["level_within_15pct"] == 1.0 and values["level_correlation"] > 0.95
+    doubled = fidelity(pairs.clean + 2 * (synthetic - pairs.clean), pairs)
+    assert doubled["level_ratio_median"] == pytest.approx(2.0, rel=0.1) and doubled["level_within_15pct"] == 0.0
