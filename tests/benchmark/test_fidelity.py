@@ -7,9 +7,9 @@ from senmvae.benchmark.fidelity import EvalSet, fidelity, synthesize_at_true_lev
 
 def _pairs(n=4, size=48):
     g = torch.Generator().manual_seed(0)
-    clean = torch.rand(n, 3, size, size, generator=g) * 0.6 + 0.2
+    clean = torch.round((torch.rand(n, 3, size, size, generator=g) * 0.6 + 0.2) * 255) / 255
     stds = torch.linspace(0.01, 0.04, n).view(-1, 1, 1, 1)
-    noisy = (clean + stds * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+    noisy = torch.round((clean + stds * torch.randn(clean.shape, generator=g)).clamp(0, 1) * 255) / 255
     return EvalSet([f"img{i}" for i in range(n)], clean, noisy)
 
 
