@@ -62,8 +62,9 @@ def evaluate(trainer: Trainer, pairs) -> dict[str, float]:
     return row
 
 
-def run_recipe(name: str, minutes: float, every: float, data: str, pairs) -> list[dict]:
-    cfg = train_preset("cpu").merged(RECIPES[name]).merged({"data": {"spec": data, "paired": 10}, "seed": 0})
+def run_recipe(name: str, minutes: float, every: float, data: str, pairs, base: str = "base") -> list[dict]:
+    recipe = RECIPES[name] if name != "finetune-base" else {"init": {"weights": base}}
+    cfg = train_preset("cpu").merged(recipe).merged({"data": {"spec": data, "paired": 10}, "seed": 0})
     cfg, init = initial_model(cfg)
     dataset = validate(
         build_split(load_spec(data), 10, seed=0, validation=0.25).dataset, cfg.data.crop, progress=False
@@ -112,6 +113,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--every", type=float, default=3.0)
     parser.add_argument("--recipes", nargs="+", default=["official", "fast"], choices=sorted(RECIPES))
+    parser.add_argument(
+        "--base", default="base", help="the model finetune-base starts from (default: the shipped base)"
+    )
     args = parser.parse_args()
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
@@ -123,7 +127,7 @@ def main() -> None:
     print("CE = content-exact sampler; both samplers at temperature 1, each image at its true level\n")
     print(header(), flush=True)
     for name in args.recipes:
-        run_recipe(name, args.minutes, args.every, args.data, pairs)
+        run_recipe(name, args.minutes, args.every, args.data, pairs, args.base)
 
 
 if __name__ == "__main__":

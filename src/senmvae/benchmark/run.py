@@ -283,8 +283,9 @@ def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData)
 def synthesize_rows(
     cfg: BenchmarkConfig, rows: NoiseRows, eval_set: EvalSet
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Every row's noisy version of the evaluation images (SeNM-VAE at the true and at the
-    predicted level), and the level each row was asked for (the real std where a row takes none)."""
+    """Every row's noisy version of the evaluation images, each image at its true noise level
+    (SeNM-VAE also at the level its predictor reads off the real noisy image), and the level
+    each row was asked for."""
     synthetic: dict[str, torch.Tensor] = {}
     asked: dict[str, torch.Tensor] = {}
     for name in tqdm(rows.order, desc="synthesizing evaluation images", leave=False):
@@ -297,8 +298,8 @@ def synthesize_rows(
             predicted = torch.tensor([source.predict_level(hwc(n)) for n in eval_set.noisy])
             synthetic[name + PREDICTED] = synthesize(source, eval_set, predicted, cfg.seed, name, cfg.temperature)
             asked[name + PREDICTED] = predicted
-        else:
-            synthetic[name] = synthesize(source, eval_set, None, cfg.seed, name, cfg.temperature)
+        else:  # the Gaussian baselines get each image's true level too, as the SeNM-VAE rows do
+            synthetic[name] = synthesize(source, eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
     return synthetic, asked
 
 

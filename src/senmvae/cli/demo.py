@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "benchmark it against the baselines, synthesize noisy versions of the held-out clean images and write "
         "report.html. The budget covers training, synthesis, metrics and the downstream denoisers.",
     )
-    add_benchmark_arguments(parser, default_budget=6.0)
+    add_benchmark_arguments(parser, default_budget=7.0)
     parser.add_argument(
         "--out", type=Path, default=Path("demo_out"), metavar="DIR", help="output folder (default demo_out)"
     )
