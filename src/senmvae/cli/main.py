@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "senmvae.cli.synthesize",
     "senmvae.cli.benchmark",
     "senmvae.cli.demo",
+    "senmvae.cli.models",
 ]
 
 
