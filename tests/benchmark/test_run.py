@@ -27,6 +27,7 @@ def finished(tmp_path_factory):
         paired=4,
         budget_minutes=0.4,
         preset="tiny",
+        finetune_preset="tiny",
         train_overrides=("schedule.steps=6", "checkpoint.every=3"),
         eval_crop=32,
         denoiser=DnCNNConfig(depth=3, width=8, crop=16, batch_size=4, steps=6, warmup_steps=1),

@@ -35,6 +35,7 @@ class BenchmarkConfig(Config):
     # Pretrained model to fine-tune ("base", "polyu", a run folder or a .safetensors file): adds
     # the senmvae_finetuned row, and the paired-only variant starts from it too.
     init: str | None = None
+    finetune_preset: str = "finetune"  # training preset of the runs that start from init
     from_scratch: bool = True  # with init: also train the from-scratch run
     samplers: tuple[str, ...] = ("paper", "content-exact")  # a row per SeNM-VAE run and sampler
     validation_fraction: float = 0.25  # share of scenes held out for evaluation when --eval is omitted

@@ -161,10 +161,13 @@ def train_senmvae(cfg: BenchmarkConfig, plan: RunPlan, train_spec: str, out: Pat
     ]
     if plan.paired_only:
         overrides.append("data.frequencies=[1.0, 0.0, 0.0]")
-    train_cfg = train_preset(cfg.preset).with_overrides(overrides)
+    preset = cfg.finetune_preset if plan.init is not None else cfg.preset
+    train_cfg = train_preset(preset).with_overrides(overrides)
     if plan.init is not None:
         train_cfg = train_cfg.merged({"init": {"weights": plan.init}})
-    start = f"fine-tuning {plan.init}" if plan.init else f"training the '{cfg.preset}' preset from scratch"
+    start = (
+        f"fine-tuning {plan.init} ('{preset}' preset)" if plan.init else f"training the '{preset}' preset from scratch"
+    )
     _say(f"{plan.name}: {start} for at most {plan.minutes:.1f} min")
     start_run(train_cfg, run_dir)
     (run_dir / "benchmark_done").write_text("finished\n")

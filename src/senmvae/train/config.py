@@ -256,6 +256,23 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         logging=LoggingConfig(every=10),
         device="cpu",
     ),
+    # Fine-tuning a pretrained cpu-sized model (init.weights, default the shipped base): gentle,
+    # so that the noise path learned in pretraining survives while the content path adapts (at
+    # lr 5e-4 with the noise-residual term, zn collapsed on PolyU; docs/training.md).
+    "finetune": TrainConfig(
+        model=model_preset("cpu").merged({"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}),
+        init=InitConfig(weights="base"),
+        discriminator=DiscriminatorConfig(base_channels=32),
+        objective=ObjectiveConfig(kl_anneal_steps=0, noise_residual_weight=0.0),
+        optim=OptimConfig(lr=1e-4),
+        schedule=ScheduleConfig(
+            steps=3_000, milestones=(), lr_schedule="cosine", warmup_steps=0, final_lr_fraction=0.1
+        ),
+        checkpoint=CheckpointConfig(every=250, keep_last=3),
+        validation=ValidationConfig(every=250, pairs=4, crop=128),
+        logging=LoggingConfig(every=10),
+        device="cpu",
+    ),
     # For tests: seconds per hundred steps.
     "tiny": TrainConfig(
         model=model_preset("tiny"),
