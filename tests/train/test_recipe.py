@@ -88,3 +88,15 @@ def test_a_failed_start_can_be_retried_in_the_same_folder(tmp_path):
         start_run(cfg, tmp_path / "run")
     cfg = tiny_config(write_pairs(tmp_path / "data"), "schedule.steps=1", "validation.every=0")
     assert start_run(cfg, tmp_path / "run").step == 1
+
+
+def test_a_cosine_schedule_resumes_where_it_stopped():
+    cfg = _cosine(steps=10, warmup_steps=2, final_lr_fraction=0.0, milestones=[])
+    first = Trainer(cfg)
+    for i in range(4):
+        first.training_step(tiny_batch(seed=i))
+    second = Trainer(cfg)
+    second.load_state_dict(first.state_dict())
+    a = [first.training_step(tiny_batch(seed=9))["lr"], first.training_step(tiny_batch(seed=10))["lr"]]
+    b = [second.training_step(tiny_batch(seed=9))["lr"], second.training_step(tiny_batch(seed=10))["lr"]]
+    assert a == b == pytest.approx([first.lr_factor(4), first.lr_factor(5)])
