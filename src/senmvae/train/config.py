@@ -237,41 +237,35 @@ class TrainConfig(Config):
             )
 
 
+# Short runs on a 2-core CPU: the cpu model and the fast-learning recipe of docs/training.md
+# (content path initialised to learn from step 0, lr 5e-4 with warm-up and a cosine over the
+# steps or the time budget, the noise-residual term).
+_CPU = TrainConfig(
+    model=model_preset("cpu").merged({"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}),
+    init=InitConfig(output_bias="data"),
+    discriminator=DiscriminatorConfig(base_channels=32),
+    objective=ObjectiveConfig(kl_anneal_steps=300, noise_residual_weight=1.0),
+    optim=OptimConfig(lr=5e-4),
+    schedule=ScheduleConfig(steps=3_000, milestones=(), lr_schedule="cosine", warmup_steps=100, final_lr_fraction=0.1),
+    checkpoint=CheckpointConfig(every=250, keep_last=3),
+    validation=ValidationConfig(every=250, pairs=4, crop=128),
+    logging=LoggingConfig(every=10),
+    device="cpu",
+)
+
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
-    # Short runs on a 2-core CPU: the cpu model and the fast-learning recipe of
-    # docs/training.md (content path initialised to learn from step 0, lr 5e-4 with warm-up
-    # and a cosine over the steps or the time budget, the noise-residual term).
-    "cpu": TrainConfig(
-        model=model_preset("cpu").merged({"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}),
-        init=InitConfig(output_bias="data"),
-        discriminator=DiscriminatorConfig(base_channels=32),
-        objective=ObjectiveConfig(kl_anneal_steps=300, noise_residual_weight=1.0),
-        optim=OptimConfig(lr=5e-4),
-        schedule=ScheduleConfig(
-            steps=3_000, milestones=(), lr_schedule="cosine", warmup_steps=100, final_lr_fraction=0.1
-        ),
-        checkpoint=CheckpointConfig(every=250, keep_last=3),
-        validation=ValidationConfig(every=250, pairs=4, crop=128),
-        logging=LoggingConfig(every=10),
-        device="cpu",
-    ),
+    "cpu": _CPU,
     # Fine-tuning a pretrained cpu-sized model (init.weights, default the shipped base): gentle,
     # so that the noise path learned in pretraining survives while the content path adapts (at
     # lr 5e-4 with the noise-residual term, zn collapsed on PolyU; docs/training.md).
-    "finetune": TrainConfig(
-        model=model_preset("cpu").merged({"projection_gain": 0.1, "content_log_sigma_bias": -2.5, "level_scale": 20.0}),
-        init=InitConfig(weights="base"),
-        discriminator=DiscriminatorConfig(base_channels=32),
-        objective=ObjectiveConfig(kl_anneal_steps=0, noise_residual_weight=0.0),
-        optim=OptimConfig(lr=1e-4),
-        schedule=ScheduleConfig(
-            steps=3_000, milestones=(), lr_schedule="cosine", warmup_steps=0, final_lr_fraction=0.1
-        ),
-        checkpoint=CheckpointConfig(every=250, keep_last=3),
-        validation=ValidationConfig(every=250, pairs=4, crop=128),
-        logging=LoggingConfig(every=10),
-        device="cpu",
+    "finetune": _CPU.merged(
+        {
+            "init": {"weights": "base", "output_bias": "zero"},
+            "objective": {"kl_anneal_steps": 0, "noise_residual_weight": 0.0},
+            "optim": {"lr": 1e-4},
+            "schedule": {"warmup_steps": 0},
+        }
     ),
     # For tests: seconds per hundred steps.
     "tiny": TrainConfig(
