@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--samplers", nargs="+", default=["content-exact", "paper"])
     parser.add_argument("--temperatures", nargs="+", type=float, default=[1.0, 0.0])
     args = parser.parse_args()
-    if not Path(args.data).exists():
+    if args.data != "default" and not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
     torch.set_grad_enabled(False)
     pairs = held_out_pairs(args.data, args.paired)
@@ -56,7 +56,9 @@ def main() -> None:
     )
     print("| model | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
-    split = build_split(load_spec(args.data), args.paired, seed=0, validation=0.25).dataset
+    split = load_spec(args.data)
+    if not (split.source or split.target):
+        split = build_split(split, args.paired, seed=0, validation=0.25).dataset
     fit_pairs = [(p.clean.load(), p.noisy.load()) for p in split.paired]
     for name, baseline in (("awgn", AWGN.fit(fit_pairs)), ("heteroscedastic", HeteroscedasticGaussian.fit(fit_pairs))):
         print(

@@ -55,9 +55,12 @@ def centre_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
 
 
 def held_out_pairs(spec: str, paired: int = 10, seed: int = 0, validation: float = 0.25, crop: int = 256) -> EvalSet:
-    """The validation scenes of the benchmark's scene-grouped split of ``spec``, centre-cropped."""
-    split = build_split(load_spec(spec), paired, seed=seed, validation=validation).dataset
-    pairs = sorted(split.validation, key=lambda p: p.name)
+    """The validation scenes of the benchmark's scene-grouped split of ``spec`` (a spec that is
+    split already, such as ``default``, keeps its own), centre-cropped."""
+    collection = load_spec(spec)
+    if not (collection.source or collection.target):
+        collection = build_split(collection, paired, seed=seed, validation=validation).dataset
+    pairs = sorted(collection.validation, key=lambda p: p.name)
     crops = [(centre_crop(p.clean.load(), crop, 16), centre_crop(p.noisy.load(), crop, 16)) for p in pairs]
     return EvalSet(
         [p.name for p in pairs], torch.stack([chw(c) for c, _ in crops]), torch.stack([chw(y) for _, y in crops])
