@@ -1,0 +1,49 @@
+"""The pretrained models that ship with the package work offline, right after install."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from senmvae.cli.main import main
+from senmvae.data.io import read_image, write_image
+from senmvae.generate import NoiseModel
+from senmvae.pretrained import PRETRAINED, model_card, pretrained_path
+from senmvae.train.config import train_preset
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_each_shipped_model_is_a_small_float16_file_of_the_cpu_model_with_a_card(name):
+    path = pretrained_path(name)
+    assert path.stat().st_size < 8e6
+    with safe_open(str(path), framework="pt") as fh:
+        assert {fh.get_tensor(k).dtype for k in fh.keys()} == {torch.float16}
+    model = NoiseModel.load(name)
+    cpu = train_preset("cpu").model
+    assert model.network.config.channels == cpu.channels and model.network.config.level_scale == cpu.level_scale
+    assert all(bool(torch.isfinite(p).all()) for p in model.network.parameters())
+    card = model_card(name)
+    for fact in ("licence", "steps", "minutes", "held-out"):
+        assert fact in card.lower(), fact
+
+
+def test_the_polyu_card_names_its_non_commercial_terms():
+    assert "non-commercial" in model_card("polyu").lower()
+
+
+def test_a_shipped_model_synthesizes_a_folder_by_name(tmp_path):
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "in" / "a.png", rng.uniform(0.2, 0.8, (48, 64, 3)).astype(np.float32))
+    code = main(["synthesize", "--model", "polyu", "--sampler", "content-exact", "--input", str(tmp_path / "in"),
+                 "--output", str(tmp_path / "out"), "--level", "0.02", "--no-progress"])  # fmt: skip
+    assert code == 0
+    noisy = read_image(tmp_path / "out" / "a.png")
+    clean = read_image(tmp_path / "in" / "a.png")
+    assert noisy.shape == clean.shape and 0.002 < float(np.std(noisy - clean)) < 0.1
+
+
+def test_the_models_command_lists_them(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PRETRAINED)
+    assert main(["models", "polyu"]) == 0 and "PolyU" in capsys.readouterr().out
