@@ -588,7 +588,9 @@ def _level_section(data: ReportData) -> Section:
         ax.scatter(
             asked, produced, s=14, color=style["color"], label=name, marker="o" if style["linestyle"] == "-" else "x"
         )
-    ax.set_xlabel("asked level: the real image's noise std (8-bit)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")  # models that are far off in level would squash the rest on a linear axis
+    ax.set_xlabel("asked level (8-bit): the real noise std, or the predicted one in *_predicted_level rows")
     ax.set_ylabel("std of the produced noise (8-bit)")
     ax.grid(alpha=0.3)
     _figure_legend(fig, names)
