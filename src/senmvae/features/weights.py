@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from senmvae.errors import UserError
+from senmvae.errors import UserError, torch_load_problem
 
 
 class WeightFileError(UserError):
@@ -22,7 +22,9 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for foreign or corrupt files
-        raise WeightFileError(f"{path}: cannot read it as a PyTorch weight file for {what} ({err})") from None
+        raise WeightFileError(
+            f"{path}: cannot read it as a PyTorch weight file for {what}: {torch_load_problem(err)}"
+        ) from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -61,21 +61,6 @@ def refuse_not_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
         )
 
 
-def torch_load_problem(err: Exception) -> str:
-    """Why ``torch.load(weights_only=True)`` failed, in one line for the user.
-
-    torch's own message advises loading again with ``weights_only=False``, which runs whatever
-    code the file holds; that advice is left out.
-    """
-    text = " ".join(str(err).split())
-    if isinstance(err, PermissionError):
-        return "permission denied; make the file readable"
-    if "Unsupported global" in text:
-        return "it holds pickled objects other than tensors, which are refused for safety"
-    detail = "" if not text or "weights_only" in text else f" ({text.split('. ')[0][:200]})"
-    return f"it is truncated or damaged, or not a PyTorch checkpoint{detail}"
-
-
 def read_metadata(path: str | Path) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as fh:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import torch
 
-from senmvae.errors import UserError
+from senmvae.errors import UserError, torch_load_problem
 from senmvae.model.config import ModelConfig
-from senmvae.model.io import torch_load_problem
 from senmvae.model.network import SeNMVAE
 
 _HEADS = {"Gauconv_z_H": "q_z_clean", "Gauconv_z_L": "q_z_noisy", "Gauconv_zn_q": "q_zn", "Gauconv_zn_p": "p_zn"}

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 
 from senmvae.atomic import atomic_file
-from senmvae.errors import UserError
-from senmvae.model.io import torch_load_problem
+from senmvae.errors import UserError, torch_load_problem
 
 FORMAT = "senmvae-train-checkpoint"
 FORMAT_VERSION = 1
