@@ -29,7 +29,7 @@ from senmvae.generate import NoiseModel
 from senmvae.metrics import psnr
 from senmvae.train import Trainer
 from senmvae.train.config import train_preset
-from senmvae.train.run import build_perceptual, initial_model, mean_intensity
+from senmvae.train.run import build_perceptual, initial_model, initialise
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
 OFFICIAL = {
@@ -70,10 +70,7 @@ def run_recipe(name: str, minutes: float, every: float, data: str, pairs, base: 
         build_split(load_spec(data), 10, seed=0, validation=0.25).dataset, cfg.data.crop, progress=False
     ).dataset
     trainer = Trainer(cfg, "cpu", build_perceptual(cfg))
-    if init is not None:
-        trainer.initialise_weights(init)
-    elif cfg.init.output_bias == "data":
-        trainer.initialise_output_bias(mean_intensity(dataset))
+    initialise(trainer, dataset, init)
     loader = DataLoader(
         MixedDomainDataset(dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed),
         batch_sampler=StepBatchSampler(cfg.data.batch_size, 0, 1, 0),

@@ -81,7 +81,7 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
 def start_run(cfg: TrainConfig, run_dir: str | Path) -> Trainer:
     """Train a new run into ``run_dir`` (absent or empty)."""
     run_dir = Path(run_dir)
-    cfg, _ = initial_model(cfg)
+    cfg, init = initial_model(cfg)
     process, device = _process_for(cfg)
     try:
         # A folder holding only the config of a start that failed before training may be reused.
@@ -93,7 +93,7 @@ def start_run(cfg: TrainConfig, run_dir: str | Path) -> Trainer:
         if process.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             _write_config(cfg, run_dir)
-        return _train(cfg, run_dir, None, process, device)
+        return _train(cfg, run_dir, None, process, device, init)
     finally:
         end_process(process)
 
@@ -116,11 +116,12 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None) -> Train
     else:
         raise UserError(f"{run_dir} holds no run to resume (no {CONFIG_NAME}, no checkpoints); start one with --out")
     cfg = cfg.with_overrides(list(overrides or []))
+    init = initial_model(cfg)[1] if checkpoint is None else None  # stopped before its first checkpoint
     process, device = _process_for(cfg)
     try:
         if process.is_main and overrides:
             _write_config(cfg, run_dir)
-        return _train(cfg, run_dir, checkpoint, process, device)
+        return _train(cfg, run_dir, checkpoint, process, device, init)
     finally:
         end_process(process)
 
@@ -142,6 +143,15 @@ def mean_intensity(dataset: SemiSupervisedSet, limit: int = 64) -> torch.Tensor:
     return torch.stack(means).mean(0)
 
 
+def initialise(trainer: Trainer, dataset: SemiSupervisedSet, init: SeNMVAE | None) -> None:
+    """A new run's starting weights: ``init``'s when fine-tuning, else the preset's own
+    initialisation, with the output bias from ``dataset`` when ``init.output_bias`` says so."""
+    if init is not None:
+        trainer.initialise_weights(init)
+    elif trainer.cfg.init.output_bias == "data":
+        trainer.initialise_output_bias(mean_intensity(dataset))
+
+
 def build_perceptual(cfg: TrainConfig) -> torch.nn.Module | None:
     if cfg.perceptual.kind == "none" or not cfg.objective.perceptual_weight:
         return None
@@ -161,7 +171,14 @@ def _configure_determinism(cfg: TrainConfig, device: torch.device) -> None:
     torch.backends.cudnn.benchmark = not cfg.deterministic
 
 
-def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Process, device: torch.device) -> Trainer:
+def _train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    checkpoint: dict | None,
+    process: Process,
+    device: torch.device,
+    init: SeNMVAE | None,
+) -> Trainer:
     _configure_determinism(cfg, device)
     main = process.is_main
     show = main and cfg.logging.progress
@@ -173,11 +190,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, process: Pr
         )
     trainer = Trainer(cfg, device, build_perceptual(cfg), process.rank, process.world_size)
     if checkpoint is None:
-        _, init = initial_model(cfg)
-        if init is not None:
-            trainer.initialise_weights(init)
-        elif cfg.init.output_bias == "data":
-            trainer.initialise_output_bias(mean_intensity(dataset))
+        initialise(trainer, dataset, init)
     else:
         try:
             trainer.load_state_dict(checkpoint["trainer"])
