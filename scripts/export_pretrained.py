@@ -11,7 +11,6 @@ say what the smaller file costs. The model card (``NAME.md``) is written by hand
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 
 from senmvae.generate import NoiseModel
 from senmvae.model.io import load_model, read_metadata, save_model
+from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "src" / "senmvae" / "pretrained"
 
@@ -41,9 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     source = args.run / "model.safetensors"
     metadata = read_metadata(source)
-    metrics = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    train = [m for m in metrics if m["kind"] == "train"]
-    seconds = sum(m["seconds_per_step"] * (m["step"] - p["step"]) for p, m in zip([{"step": 0}] + train, train))
+    seconds = training_seconds(read_metrics(args.run / METRICS_NAME))
     reference = load_model(source)
     target = PRETRAINED / f"{args.name}.safetensors"
     facts = {"pretrained": args.name, "step": metadata.get("step", "?"), "training_minutes": f"{seconds / 60:.1f}"}

@@ -25,3 +25,14 @@ def test_tensorboard_event_files_are_written(tmp_path):
     log.write(1, "train", {"loss": 1.0})
     log.close()
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_training_seconds_add_each_lines_step_time_over_its_steps():
+    from senmvae.train.run_log import training_seconds
+
+    records = [
+        {"step": 10, "kind": "train", "seconds_per_step": 0.5},
+        {"step": 10, "kind": "validation", "noise_kl": 1.0},
+        {"step": 30, "kind": "train", "seconds_per_step": 1.0},
+    ]
+    assert training_seconds(records) == 25.0 and training_seconds([]) == 0

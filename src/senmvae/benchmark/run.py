@@ -20,6 +20,7 @@ Writes ``results.json``, ``results.md`` and ``report.html`` in the output folder
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -46,6 +47,7 @@ from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
 from senmvae.noise_level import noise_level
+from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 REAL = "real"
 PREDICTED = "_predicted_level"
@@ -63,6 +65,11 @@ class BenchmarkData:
     eval_set: EvalSet
     eval_origin: str
     oracle_pairs: list[Pair]  # real pairs behind the paired and source-domain images
+
+    @functools.cached_property
+    def paired_arrays(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The (clean, noisy) arrays of the paired domain, read once."""
+        return [(p.clean.load(), p.noisy.load()) for p in self.dataset.paired]
 
 
 def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> BenchmarkData:
@@ -175,11 +182,9 @@ def train_senmvae(cfg: BenchmarkConfig, plan: RunPlan, train_spec: str, out: Pat
 
 
 def _curves(run_dir: Path) -> dict[str, list[float]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
+    rows = [r for r in read_metrics(run_dir / METRICS_NAME) if r.get("kind") == "train"]
+    if not rows:
         return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("kind") == "train"]
     keys = ("loss", "rec_noisy", "rec_clean", "kl_zn", "level_l1", "noise_residual")
     curves: dict[str, list[float]] = {"step": [float(r["step"]) for r in rows]}
     for key in keys:
@@ -263,7 +268,7 @@ def sampler_row(run: str, sampler: str) -> str:
 
 def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData) -> NoiseRows:
     ds = data.dataset
-    paired_arrays = [(p.clean.load(), p.noisy.load()) for p in ds.paired]
+    paired_arrays = data.paired_arrays
     train_levels = [float(noise_level(torch.from_numpy(n), torch.from_numpy(c))) for c, n in paired_arrays]
     sources: dict[str, NoiseSource] = {}
     senmvae_rows = []
@@ -296,13 +301,13 @@ def synthesize_rows(
         asked[name] = eval_set.levels
         if name == REAL:
             synthetic[name] = eval_set.noisy
-        elif name in rows.senmvae:
-            synthetic[name] = synthesize(source, eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
+            continue
+        # every model, the Gaussian baselines too, gets each image's true level
+        synthetic[name] = synthesize(source, eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
+        if name in rows.senmvae:
             predicted = torch.tensor([source.predict_level(hwc(n)) for n in eval_set.noisy])
             synthetic[name + PREDICTED] = synthesize(source, eval_set, predicted, cfg.seed, name, cfg.temperature)
             asked[name + PREDICTED] = predicted
-        else:  # the Gaussian baselines get each image's true level too, as the SeNM-VAE rows do
-            synthetic[name] = synthesize(source, eval_set, eval_set.levels, cfg.seed, name, cfg.temperature)
     return synthetic, asked
 
 
@@ -332,7 +337,7 @@ def train_denoisers(
     paired crops; its scores on the evaluation pairs, its denoised report crops and its curve."""
     ds, eval_set = data.dataset, data.eval_set
     denoiser_cfg = cfg.denoiser.replace(time_budget_s=per_denoiser_s, seed=cfg.seed)
-    paired_arrays = [(p.clean.load(), p.noisy.load()) for p in ds.paired]
+    paired_arrays = data.paired_arrays
     source_clean = [ref.load() for ref in ds.source]
     eval_pairs = eval_set.pairs()
     # Only the images the report shows are denoised; windows re-indexed into that subset.
@@ -384,11 +389,15 @@ def _downstream_validity(models: dict[str, dict[str, float]]) -> dict:
 
 
 def _run_summary(plan: RunPlan, run_dir: Path) -> dict:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    train = [r for r in rows if r.get("kind") == "train"]
-    seconds = sum(r["seconds_per_step"] * (r["step"] - p["step"]) for p, r in zip([{"step": 0}] + train, train))
-    return {"init": plan.init, "paired_only": plan.paired_only, "steps": train[-1]["step"] if train else 0,
-            "minutes": round(seconds / 60.0, 2), "budget_minutes": round(plan.minutes, 2)}  # fmt: skip
+    records = read_metrics(run_dir / METRICS_NAME)
+    train = [r for r in records if r.get("kind") == "train"]
+    return {
+        "init": plan.init,
+        "paired_only": plan.paired_only,
+        "steps": train[-1]["step"] if train else 0,
+        "minutes": round(training_seconds(records) / 60.0, 2),
+        "budget_minutes": round(plan.minutes, 2),
+    }
 
 
 # --------------------------------------------------------------------------- the whole benchmark

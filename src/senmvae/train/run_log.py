@@ -31,6 +31,14 @@ def read_metrics(path: str | Path) -> list[dict]:
     return records
 
 
+def training_seconds(records: list[dict]) -> float:
+    """Wall-clock seconds of the logged training steps: each train line's mean step time times
+    the steps since the line before it."""
+    train = [r for r in records if r.get("kind") == "train"]
+    previous = [0] + [r["step"] for r in train[:-1]]
+    return sum(r["seconds_per_step"] * (r["step"] - before) for before, r in zip(previous, train))
+
+
 class MetricsLog:
     """Appends ``{"step", "kind", ...values}`` lines; mirrors scalars and images to TensorBoard."""
 
