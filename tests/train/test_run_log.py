@@ -1,6 +1,6 @@
 import json
 
-from senmvae.train.run_log import MetricsLog, read_metrics
+from senmvae.train.run_log import MetricsLog, read_metrics, training_seconds
 
 
 def test_lines_after_the_resume_step_and_a_cut_line_are_dropped(tmp_path):
@@ -28,8 +28,6 @@ def test_tensorboard_event_files_are_written(tmp_path):
 
 
 def test_training_seconds_add_each_lines_step_time_over_its_steps():
-    from senmvae.train.run_log import training_seconds
-
     records = [
         {"step": 10, "kind": "train", "seconds_per_step": 0.5},
         {"step": 10, "kind": "validation", "noise_kl": 1.0},
