@@ -17,9 +17,7 @@ from pathlib import Path
 import torch
 
 from senmvae.baselines import AWGN, HeteroscedasticGaussian
-from senmvae.benchmark.fidelity import fidelity, held_out_pairs, synthesize_at_true_levels
-from senmvae.data import load_spec
-from senmvae.data.split import build_split
+from senmvae.benchmark.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.generate import NoiseModel
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
@@ -49,16 +47,14 @@ def main() -> None:
     if args.data != "default" and not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
     torch.set_grad_enabled(False)
-    pairs = held_out_pairs(args.data, args.paired)
+    split = benchmark_split(args.data, args.paired)
+    pairs = held_out_pairs(split)
     print(
         f"{len(pairs.names)} held-out pairs, {pairs.clean.shape[-1]}x{pairs.clean.shape[-2]}, "
         f"real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit)\n"
     )
     print("| model | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
-    split = load_spec(args.data)
-    if not (split.source or split.target):
-        split = build_split(split, args.paired, seed=0, validation=0.25).dataset
     fit_pairs = [(p.clean.load(), p.noisy.load()) for p in split.paired]
     for name, baseline in (("awgn", AWGN.fit(fit_pairs)), ("heteroscedastic", HeteroscedasticGaussian.fit(fit_pairs))):
         print(

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from senmvae.benchmark.fidelity import fidelity, held_out_pairs, synthesize_at_true_levels
-from senmvae.data import MixedDomainDataset, StepBatchSampler, build_split, load_spec, validate
+from senmvae.benchmark.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
+from senmvae.data import MixedDomainDataset, StepBatchSampler, validate
 from senmvae.generate import NoiseModel
 from senmvae.metrics import psnr
 from senmvae.train import Trainer
@@ -62,13 +62,11 @@ def evaluate(trainer: Trainer, pairs) -> dict[str, float]:
     return row
 
 
-def run_recipe(name: str, minutes: float, every: float, data: str, pairs, base: str = "base") -> list[dict]:
+def run_recipe(name: str, minutes: float, every: float, split, pairs, base: str = "base") -> list[dict]:
     recipe = RECIPES[name] if name != "finetune-base" else {"init": {"weights": base}}
-    cfg = train_preset("cpu").merged(recipe).merged({"data": {"spec": data, "paired": 10}, "seed": 0})
+    cfg = train_preset("cpu").merged(recipe).merged({"seed": 0})
     cfg, init = initial_model(cfg)
-    dataset = validate(
-        build_split(load_spec(data), 10, seed=0, validation=0.25).dataset, cfg.data.crop, progress=False
-    ).dataset
+    dataset = validate(split, cfg.data.crop, progress=False).dataset
     trainer = Trainer(cfg, "cpu", build_perceptual(cfg))
     initialise(trainer, dataset, init)
     loader = DataLoader(
@@ -116,7 +114,8 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
-    pairs = held_out_pairs(args.data, 10)
+    split = benchmark_split(args.data, 10)
+    pairs = held_out_pairs(split)
     print(
         f"{len(pairs.names)} held-out pairs; real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit); "
         f"{torch.get_num_threads()} thread(s)"
@@ -124,7 +123,7 @@ def main() -> None:
     print("CE = content-exact sampler; both samplers at temperature 1, each image at its true level\n")
     print(header(), flush=True)
     for name in args.recipes:
-        run_recipe(name, args.minutes, args.every, args.data, pairs, args.base)
+        run_recipe(name, args.minutes, args.every, split, pairs, args.base)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,13 @@ stream, and compared with the real noisy image of the same clean image.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from senmvae import metrics
-from senmvae.data import load_spec
+from senmvae.data import SemiSupervisedSet, load_spec
 from senmvae.data.split import build_split
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.seeding import stream_generator
@@ -54,13 +55,20 @@ def centre_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
     return image[top : top + side_h, left : left + side_w]
 
 
-def held_out_pairs(spec: str, paired: int = 10, seed: int = 0, validation: float = 0.25, crop: int = 256) -> EvalSet:
-    """The validation scenes of the benchmark's scene-grouped split of ``spec`` (a spec that is
-    split already, such as ``default``, keeps its own), centre-cropped."""
-    collection = load_spec(spec)
-    if not (collection.source or collection.target):
-        collection = build_split(collection, paired, seed=seed, validation=validation).dataset
-    pairs = sorted(collection.validation, key=lambda p: p.name)
+def benchmark_split(
+    data: str | Path | SemiSupervisedSet, paired: int = 10, seed: int = 0, validation: float = 0.25
+) -> SemiSupervisedSet:
+    """The scene-grouped split ``senmvae benchmark`` trains and evaluates on; a set that is split
+    into domains already (a manifest, a YAML spec, the embedded set) is used as it is."""
+    collection = data if isinstance(data, SemiSupervisedSet) else load_spec(data)
+    if collection.source or collection.target:
+        return collection
+    return build_split(collection, paired, seed=seed, validation=validation).dataset
+
+
+def held_out_pairs(split: SemiSupervisedSet, crop: int = 256) -> EvalSet:
+    """The validation pairs of ``split`` (see :func:`benchmark_split`), centre-cropped."""
+    pairs = sorted(split.validation, key=lambda p: p.name)
     crops = [(centre_crop(p.clean.load(), crop, 16), centre_crop(p.noisy.load(), crop, 16)) for p in pairs]
     return EvalSet(
         [p.name for p in pairs], torch.stack([chw(c) for c, _ in crops]), torch.stack([chw(y) for _, y in crops])

@@ -36,10 +36,10 @@ from senmvae import metrics
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, HeteroscedasticGaussian, RealNoiseOracle
 from senmvae.benchmark.config import BenchmarkConfig
-from senmvae.benchmark.fidelity import EvalSet, centre_crop, chw, hwc
+from senmvae.benchmark.fidelity import EvalSet, benchmark_split, centre_crop, chw, hwc
 from senmvae.benchmark.report import write_report
 from senmvae.benchmark.report_data import ReportData
-from senmvae.data import Pair, SemiSupervisedSet, build_split, load_spec, validate, write_manifest
+from senmvae.data import Pair, SemiSupervisedSet, load_spec, validate, write_manifest
 from senmvae.downstream import MIN_REAL_GAIN_DB, denoise_image, evaluate_denoiser, train_denoiser, training_crops
 from senmvae.errors import UserError
 from senmvae.generate import NoiseModel
@@ -76,13 +76,9 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
     collection = load_spec(cfg.train)
     held_out_eval = cfg.eval is None
     if collection.source or collection.target:
-        dataset = collection  # already semi-supervised (a manifest, YAML spec or the embedded set)
         _say(f"{cfg.train} is already split into domains; --paired does not apply")
-    else:
-        split = build_split(
-            collection, cfg.paired, seed=cfg.seed, validation=cfg.validation_fraction if held_out_eval else 0.0
-        )
-        dataset = split.dataset
+    validation = cfg.validation_fraction if held_out_eval else 0.0
+    dataset = benchmark_split(collection, cfg.paired, cfg.seed, validation)
     manifest = write_manifest(
         out / "split.json", dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=cfg.paired
     )

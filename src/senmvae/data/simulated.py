@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from senmvae.data.collection import SemiSupervisedSet
-from senmvae.data.io import write_image
+from senmvae.data.io import read_image, write_image
 from senmvae.data.layouts.folders import read_paired_folders, scan
 from senmvae.data.manifest import write_manifest
 from senmvae.data.simulate import Development, preset, random_development, simulate_pair
@@ -91,8 +91,6 @@ def build_simulated_pairs(
         photos += [(f"{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", path) for path in images]
     record_path = out / "simulation.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    from senmvae.data.io import read_image
-
     for name, path in tqdm(photos, desc="simulating pairs", unit="photo", disable=not progress):
         clean_file, noisy_file = out / "clean" / f"{name}.png", out / "noisy" / f"{name}.png"
         if name in record and clean_file.is_file() and noisy_file.is_file():
