@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from senmvae.generate import NoiseModel
-from senmvae.model.io import load_model, read_metadata, save_model
+from senmvae.model.io import MODEL_FILE, load_model, read_metadata, save_model
 from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "src" / "senmvae" / "pretrained"
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="finished training run folder")
     parser.add_argument("name", help="pretrained name (base, polyu)")
     args = parser.parse_args()
-    source = args.run / "model.safetensors"
+    source = args.run / MODEL_FILE
     metadata = read_metadata(source)
     seconds = training_seconds(read_metrics(args.run / METRICS_NAME))
     reference = load_model(source)

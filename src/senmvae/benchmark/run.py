@@ -46,6 +46,7 @@ from senmvae.generate import NoiseModel
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
+from senmvae.model.io import MODEL_FILE
 from senmvae.noise_level import noise_level
 from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
@@ -148,7 +149,7 @@ def train_senmvae(cfg: BenchmarkConfig, plan: RunPlan, train_spec: str, out: Pat
     from senmvae.train.run import start_run
 
     run_dir = out / "runs" / plan.name
-    if (run_dir / "model.safetensors").is_file() and (run_dir / "benchmark_done").is_file():
+    if (run_dir / MODEL_FILE).is_file() and (run_dir / "benchmark_done").is_file():
         _say(f"{plan.name}: reusing the finished run in {run_dir}")
         return run_dir
     if run_dir.exists():

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 
 from senmvae.errors import UserError
+from senmvae.model.io import MODEL_FILE
 from senmvae.train.config import TRAIN_PRESETS, resolve_config
-from senmvae.train.run import MODEL_NAME, resume_run, start_run
+from senmvae.train.run import resume_run, start_run
 
 # flag -> (section, key) of the setting it sets
 SHORTCUTS = {
@@ -79,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         trainer = start_run(cfg, args.out)
         run_dir = args.out
     if trainer.rank == 0:
-        print(f"trained {trainer.step} steps; run folder {run_dir}, model {run_dir}/{MODEL_NAME}")
+        print(f"trained {trainer.step} steps; run folder {run_dir}, model {run_dir}/{MODEL_FILE}")
     return 0

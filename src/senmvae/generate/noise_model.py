@@ -27,37 +27,13 @@ from senmvae.generate.latents import LatentField, field_supply
 from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_policy, level_of_sequence, measure_level
 from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator
-from senmvae.model.io import load_model
+from senmvae.model.io import load_model, resolve_model_path
 from senmvae.model.network import SeNMVAE
-from senmvae.pretrained import PRETRAINED, pretrained_path
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image
 LevelLike = LevelPolicy | str | float | Sequence[float] | torch.Tensor
 
-MODEL_FILE = "model.safetensors"
 SAMPLERS = ("paper", "content-exact")
-
-
-def resolve_model_path(path: str | Path) -> Path:
-    """The weight file of a shipped model name (``base``, ``polyu``), of a training run folder
-    (``RUN/model.safetensors``), or ``path`` itself."""
-    if str(path) in PRETRAINED and not Path(path).exists():
-        return pretrained_path(str(path))
-    path = Path(path)
-    if path.is_dir():
-        file = path / MODEL_FILE
-        if not file.is_file():
-            raise UserError(
-                f"{path} is a folder without {MODEL_FILE}; pass a finished training run folder "
-                f"(training writes RUN/{MODEL_FILE} at its end) or a model file (.safetensors or official .pth)"
-            )
-        return file
-    if not path.exists():
-        raise UserError(
-            f"model {path} does not exist; pass a training run folder, a model file, or a shipped model "
-            f"({', '.join(PRETRAINED)})"
-        )
-    return path
 
 
 class _Batch:

@@ -18,7 +18,9 @@ from senmvae.atomic import atomic_file
 from senmvae.errors import UserError
 from senmvae.model.config import ModelConfig
 from senmvae.model.network import SeNMVAE
+from senmvae.pretrained import PRETRAINED, pretrained_path
 
+MODEL_FILE = "model.safetensors"  # the weights of a training run folder
 FORMAT = "senmvae-model"
 FORMAT_VERSION = "1"
 NOT_OURS = "this file was not written by senmvae for this model config"
@@ -59,6 +61,28 @@ def refuse_not_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
             f"{where}: the model's weights are not finite (NaN or inf in {len(bad)} of {len(tensors)} tensors, "
             f"e.g. {', '.join(bad[:3])}); {DIVERGED}"
         )
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The weight file of a shipped model name (``base``, ``polyu``), of a training run folder
+    (``RUN/model.safetensors``), or ``path`` itself."""
+    if str(path) in PRETRAINED and not Path(path).exists():
+        return pretrained_path(str(path))
+    path = Path(path)
+    if path.is_dir():
+        file = path / MODEL_FILE
+        if not file.is_file():
+            raise UserError(
+                f"{path} is a folder without {MODEL_FILE}; pass a finished training run folder "
+                f"(training writes RUN/{MODEL_FILE} at its end) or a model file (.safetensors or official .pth)"
+            )
+        return file
+    if not path.exists():
+        raise UserError(
+            f"model {path} does not exist; pass a training run folder, a model file, or a shipped model "
+            f"({', '.join(PRETRAINED)})"
+        )
+    return path
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

@@ -34,7 +34,7 @@ from senmvae.data import MixedDomainDataset, SemiSupervisedSet, StepBatchSampler
 from senmvae.data.io import write_image
 from senmvae.device import resolve_device
 from senmvae.errors import UserError
-from senmvae.model.io import load_model, save_model
+from senmvae.model.io import MODEL_FILE, load_model, resolve_model_path, save_model
 from senmvae.model.network import SeNMVAE
 from senmvae.train.checkpoint import (
     BEST_NAME,
@@ -52,7 +52,6 @@ from senmvae.train.trainer import Trainer, mean_statistics
 from senmvae.train.validation import ValidationSet, evaluate, load_validation_set
 
 CONFIG_NAME = "config.yaml"
-MODEL_NAME = "model.safetensors"
 PROGRESS_KEYS = ("loss", "rec_noisy", "kl_zn", "discriminator_loss")
 
 
@@ -70,8 +69,6 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     with that model's sizes, so that fine-tuning needs no matching preset."""
     if cfg.init.weights is None:
         return cfg, None
-    from senmvae.generate.noise_model import resolve_model_path
-
     model = load_model(resolve_model_path(cfg.init.weights), "cpu")
     if cfg.model != model.config:
         cfg = cfg.merged({"model": model.config.to_dict()})
@@ -104,10 +101,10 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None) -> Train
     ``schedule.steps``."""
     run_dir = Path(run_dir)
     checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None and (step_checkpoints(run_dir) or (run_dir / MODEL_NAME).is_file()):
+    if checkpoint is None and (step_checkpoints(run_dir) or (run_dir / MODEL_FILE).is_file()):
         raise UserError(
             f"{run_dir}: none of its checkpoints can be read (see the warnings above), so it cannot be resumed; "
-            f"its {MODEL_NAME} is left as it is. To train again from the start, use a new --out folder"
+            f"its {MODEL_FILE} is left as it is. To train again from the start, use a new --out folder"
         )
     if checkpoint is not None:
         cfg = TrainConfig.from_dict(checkpoint["config"])
@@ -291,7 +288,7 @@ def _payload(trainer: Trainer) -> dict:
 def _export(trainer: Trainer, run_dir: Path) -> None:
     save_model(
         trainer.export_model,
-        run_dir / MODEL_NAME,
+        run_dir / MODEL_FILE,
         extra_metadata={"step": str(trainer.step), "weights": "ema" if trainer.ema is not None else "model"},
     )
 
