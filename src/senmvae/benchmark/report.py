@@ -80,7 +80,6 @@ def write_report(path: Path, data: ReportData) -> Path:
     """Write the report to ``path`` (a ``.html`` file, or a folder that gets ``report.html``); returns the file."""
     path = Path(path)
     target = path if path.suffix.lower() in (".html", ".htm") else path / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
     _check_crop_shapes(data)
     sections = [
         _results_section(data),

@@ -190,7 +190,6 @@ def to_integer(image: np.ndarray, bits: int = 8) -> np.ndarray:
 def write_image(path: str | Path, image: np.ndarray, bits: int = 8) -> Path:
     """Write float (H, W, 3) in [0, 1] as an 8- or 16-bit PNG/TIFF, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = to_integer(image, bits)
     with atomic_file(path, per_process=True) as tmp:
         _encode(tmp, path, data, bits)

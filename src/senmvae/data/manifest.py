@@ -58,7 +58,6 @@ def write_manifest(
 ) -> Path:
     """Write ``dataset`` as a manifest at ``path`` (atomically) and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     base = path.parent
     if scenes is None:
         scenes = {

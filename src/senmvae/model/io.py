@@ -41,7 +41,6 @@ def save_model(
     path = Path(path)
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     refuse_not_finite(tensors, f"not writing {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
