@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from senmvae.baselines import AWGN, HeteroscedasticGaussian
-from senmvae.benchmark.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
+from senmvae.evaluation.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.generate import NoiseModel
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"

@@ -3,7 +3,7 @@
 Each recipe trains the `cpu` model with the project's Trainer in a plain loop on the
 benchmark's scene-grouped PolyU split (10 paired crops, the rest unpaired, seed 0), for the
 same wall-clock minutes, and is evaluated every ``--every`` minutes on the held-out scenes
-(:mod:`senmvae.benchmark.fidelity`): content PSNR (the clean image decoded from the mean of
+(:mod:`senmvae.evaluation.fidelity`): content PSNR (the clean image decoded from the mean of
 q(z|x) without zn), and the noise metrics of both samplers at temperature 1.
 
 Recipes (``--recipes``): ``official`` (the cpu model with the authors' recipe: Adam 1e-4,
@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from senmvae.benchmark.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.data import MixedDomainDataset, StepBatchSampler, validate
+from senmvae.evaluation.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.generate import NoiseModel
 from senmvae.metrics import psnr
 from senmvae.train import Trainer

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from senmvae.benchmark import BenchmarkConfig, run_benchmark
-from senmvae.benchmark.run import markdown_table
+from senmvae.evaluation import BenchmarkConfig, run_benchmark
+from senmvae.evaluation.run import markdown_table
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: float) -> None:

@@ -6,9 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from senmvae.benchmark import run_benchmark
-from senmvae.benchmark.run import markdown_table
 from senmvae.cli.benchmark import add_benchmark_arguments, config_from_args
+from senmvae.evaluation import run_benchmark
+from senmvae.evaluation.run import markdown_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from senmvae.benchmark.report import write_report
-from senmvae.benchmark.report_data import ReportData
+from senmvae.evaluation.report import write_report
+from senmvae.evaluation.report_data import ReportData
 from senmvae.metrics import noise_level_function, noise_power_spectrum, psnr
 
 MODELS = ["senmvae", "awgn", "heteroscedastic"]

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from senmvae.atomic import write_text_atomic
-from senmvae.benchmark.report_data import ReportData
+from senmvae.evaluation.report_data import ReportData
 from senmvae.metrics import METRICS, psnr
 
 # Rows that are references, not competitors: never marked best.

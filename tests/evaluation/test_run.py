@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from senmvae.benchmark import BenchmarkConfig, run_benchmark
 from senmvae.cli.main import main
 from senmvae.downstream import DnCNNConfig
+from senmvae.evaluation import BenchmarkConfig, run_benchmark
 from senmvae.model import SeNMVAE
 from senmvae.model.config import model_preset
 from senmvae.model.io import save_model
@@ -111,8 +111,8 @@ def test_command_refuses_a_folder_without_pairs(tmp_path, capsys):
 
 
 def test_lpips_joins_the_noise_metrics_when_its_weight_files_are_given(tmp_path):
-    from senmvae.benchmark.run import EvalSet, noise_metrics
     from senmvae.config import ConfigError
+    from senmvae.evaluation.run import EvalSet, noise_metrics
     from tests.features.test_perceptual import _random_lpips_files
 
     backbone, linear, _, _ = _random_lpips_files(tmp_path)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from senmvae.baselines import AWGN
-from senmvae.benchmark.fidelity import EvalSet, fidelity, synthesize_at_true_levels
+from senmvae.evaluation.fidelity import EvalSet, fidelity, synthesize_at_true_levels
 
 
 def _pairs(n=4, size=48):

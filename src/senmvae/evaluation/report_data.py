@@ -11,7 +11,7 @@ from senmvae.metrics import NoiseLevelFunction, NoisePowerSpectrum
 
 @dataclass
 class ReportData:
-    """Inputs of :func:`senmvae.benchmark.report.write_report`.
+    """Inputs of :func:`senmvae.evaluation.report.write_report`.
 
     ``results`` is the content of results.json (``{"models": {NAME: {METRIC: value}}, "config":
     ..., "downstream": {...}, "timing": {...}}``). Image crops are float (K, h, w, 3) in [0, 1],

@@ -35,13 +35,13 @@ from tqdm import tqdm
 from senmvae import metrics
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, HeteroscedasticGaussian, RealNoiseOracle
-from senmvae.benchmark.config import BenchmarkConfig
-from senmvae.benchmark.fidelity import EvalSet, benchmark_split, centre_crop, chw, hwc
-from senmvae.benchmark.report import write_report
-from senmvae.benchmark.report_data import ReportData
 from senmvae.data import Pair, SemiSupervisedSet, load_spec, validate, write_manifest
 from senmvae.downstream import MIN_REAL_GAIN_DB, denoise_image, evaluate_denoiser, train_denoiser, training_crops
 from senmvae.errors import UserError
+from senmvae.evaluation.config import BenchmarkConfig
+from senmvae.evaluation.fidelity import EvalSet, benchmark_split, centre_crop, chw, hwc
+from senmvae.evaluation.report import write_report
+from senmvae.evaluation.report_data import ReportData
 from senmvae.generate import NoiseModel
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
