@@ -1,12 +1,17 @@
-"""``senmvae benchmark``: train SeNM-VAE and baselines, score their noise and their denoisers."""
+"""``senmvae benchmark``: train SeNM-VAE and baselines, score their noise and their denoisers
+(``--task denoise``) or the SR networks their LR images train (``--task sr``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from senmvae.config import ConfigError
 from senmvae.evaluation import BenchmarkConfig, run_benchmark
 from senmvae.evaluation.run import markdown_table
+from senmvae.evaluation.sr_config import SRBenchmarkConfig
+
+TASKS = ("denoise", "sr")
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: float) -> None:
@@ -37,8 +42,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, default_budget: flo
     )  # fmt: skip
     parser.add_argument("--device", default=None, help="cpu or cuda")
     parser.add_argument(
-        "--config", type=Path, default=None, metavar="FILE.yaml", help="benchmark settings (see docs/benchmark.md)"
-    )
+        "--config", type=Path, default=None, metavar="FILE.yaml",
+        help="benchmark settings (docs/benchmark.md; for --task sr docs/sr.md)",
+    )  # fmt: skip
     parser.set_defaults(default_budget=default_budget)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)"
@@ -58,15 +64,20 @@ FLAGS = {
 }
 
 
-def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
+def config_from_args(args: argparse.Namespace) -> BenchmarkConfig | SRBenchmarkConfig:
     """Defaults, then the --config file, then the flags given, then --set."""
+    kind = SRBenchmarkConfig if getattr(args, "task", "denoise") == "sr" else BenchmarkConfig
     if args.config:
-        cfg = BenchmarkConfig.from_yaml(args.config)
+        cfg = kind.from_yaml(args.config)
     else:
-        cfg = BenchmarkConfig(budget_minutes=args.default_budget)
+        cfg = kind(budget_minutes=args.default_budget)
     given = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag) is not None}
     if "train" in given:
         given["train"] = str(given["train"])
+    if getattr(args, "photos", None):
+        if kind is not SRBenchmarkConfig:
+            raise ConfigError("--photos builds the simulated SR set and needs --task sr")
+        given["photos"] = [str(p) for p in args.photos]
     return cfg.merged(given).with_overrides(args.set)
 
 
@@ -79,12 +90,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "noise model and test it on real pairs. Writes results.json, results.md and report.html.",
     )
     add_benchmark_arguments(parser, default_budget=30.0)
+    parser.add_argument(
+        "--task", choices=TASKS, default="denoise",
+        help="denoise (default): noise models judged by DnCNN; sr: degradation models judged by an RRDB SR "
+        "network on an AIM 2019 / NTIRE 2020 layout or, with --train default, the simulated SR set (docs/sr.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--photos", type=Path, nargs="+", default=None, metavar="DIR",
+        help="with --task sr and --train default: folders of clean photos added to the simulated SR set "
+        "(e.g. ../shared/data/clean)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    document = run_benchmark(config_from_args(args), args.out)
+    cfg = config_from_args(args)
+    if isinstance(cfg, SRBenchmarkConfig):
+        from senmvae.evaluation.sr_run import markdown_table as sr_table
+        from senmvae.evaluation.sr_run import run_sr_benchmark
+
+        document = run_sr_benchmark(cfg, args.out)
+        print(sr_table(document))
+        print(f"\nresults: {args.out / 'results.json'}\nreport:  {args.out / 'report.html'}")
+        return 0
+    document = run_benchmark(cfg, args.out)
     print(markdown_table(document))
     print(f"\nresults: {args.out / 'results.json'}\nreport:  {args.out / 'report.html'}")
     return 0

@@ -27,6 +27,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -143,7 +144,17 @@ def plan_runs(cfg: BenchmarkConfig) -> list[RunPlan]:
     return plans
 
 
-def train_senmvae(cfg: BenchmarkConfig, plan: RunPlan, train_spec: str, out: Path) -> Path:
+class RunSettings(Protocol):
+    """What :func:`train_senmvae` reads from a benchmark's settings (denoising or super-resolution)."""
+
+    seed: int
+    device: str
+    preset: str
+    finetune_preset: str
+    train_overrides: tuple[str, ...]
+
+
+def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -> Path:
     """Train (or reuse a finished) SeNM-VAE run; returns its folder."""
     from senmvae.train.config import train_preset
     from senmvae.train.run import start_run
