@@ -4,7 +4,8 @@ The held-out scenes are those of the benchmark's scene-grouped split (``--paired
 validation fraction 0.25, seed 0): no model trained by ``senmvae benchmark`` or shipped as
 ``polyu`` saw them. Every image is conditioned on its true noise level, one draw per image,
 centre 256x256. For each model both samplers are printed (the paper's and content-exact),
-at temperature 1 and 0.
+at temperature 1 and 0. With ``--seeds N`` every row is drawn N times (seeds 0..N-1, the
+Gaussians too) and each figure is printed as mean +- standard deviation over the draws.
 
     python benchmarks/noise_fidelity.py polyu base runs/my_run/model.safetensors
 """
@@ -32,8 +33,13 @@ COLUMNS = (
 )
 
 
-def row(name: str, values: dict[str, float]) -> str:
-    return f"| {name} | " + " | ".join(f"{values[c]:.3f}" for c in COLUMNS) + " |"
+def row(name: str, draws: list[dict[str, float]]) -> str:
+    cells = []
+    for column in COLUMNS:
+        values = torch.tensor([d[column] for d in draws], dtype=torch.float64)
+        spread = f" ± {float(values.std()):.3f}" if len(draws) > 1 else ""
+        cells.append(f"{float(values.mean()):.3f}{spread}")
+    return f"| {name} | " + " | ".join(cells) + " |"
 
 
 def main() -> None:
@@ -43,6 +49,7 @@ def main() -> None:
     parser.add_argument("--paired", type=int, default=10)
     parser.add_argument("--samplers", nargs="+", default=["content-exact", "paper"])
     parser.add_argument("--temperatures", nargs="+", type=float, default=[1.0, 0.0])
+    parser.add_argument("--seeds", type=int, default=1, help="draws per row (seeds 0..N-1)")
     args = parser.parse_args()
     if args.data != "default" and not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
@@ -60,15 +67,18 @@ def main() -> None:
         print(
             row(
                 f"{name} (fitted on {len(fit_pairs)} paired crops)",
-                fidelity(synthesize_at_true_levels(baseline, pairs), pairs),
+                [fidelity(synthesize_at_true_levels(baseline, pairs, seed=seed), pairs) for seed in range(args.seeds)],
             )
         )
     for model_name in args.models:
         for sampler in args.samplers:
             model = NoiseModel.load(model_name, sampler=sampler)
             for temperature in args.temperatures:
-                synthetic = synthesize_at_true_levels(model, pairs, temperature=temperature)
-                print(row(f"{model_name} {sampler} T{temperature:g}", fidelity(synthetic, pairs)), flush=True)
+                draws = [
+                    fidelity(synthesize_at_true_levels(model, pairs, seed=seed, temperature=temperature), pairs)
+                    for seed in range(args.seeds if temperature else 1)
+                ]
+                print(row(f"{model_name} {sampler} T{temperature:g}", draws), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,17 @@ import torch
 
 from senmvae.data.io import write_image
 from senmvae.model import SeNMVAE, model_preset, save_model
+from senmvae.model.config import PixelNoiseConfig
 
 
-def stochastic_tiny(seed: int = 0, scale: float = 0.05) -> SeNMVAE:
+def stochastic_tiny(seed: int = 0, scale: float = 0.05, pixel_noise: bool = False) -> SeNMVAE:
     """The tiny preset with every weight perturbed (at initialisation the latent projections
     are zero, so the output would not depend on the latents at all), its output shifted to
-    mid-grey so that little of it is clipped."""
-    net = SeNMVAE(model_preset("tiny"))
+    mid-grey so that little of it is clipped; ``pixel_noise`` adds a small pixel-noise head."""
+    cfg = model_preset("tiny")
+    if pixel_noise:
+        cfg = cfg.replace(pixel_noise=PixelNoiseConfig(channels=4, layers=2))
+    net = SeNMVAE(cfg)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in net.parameters():

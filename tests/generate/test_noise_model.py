@@ -116,6 +116,16 @@ def test_tiles_reproduce_the_whole_image_sample(net):
     assert (tiled - whole).abs().max() < 2e-3
 
 
+def test_tiles_reproduce_the_whole_image_sample_with_a_pixel_head():
+    net = stochastic_tiny(pixel_noise=True)
+    clean = torch.from_numpy(smooth_image(150, 110)).permute(2, 0, 1)[None]
+    tiled, whole = tiled_and_whole(net, clean, [0])
+    without_head = stochastic_tiny()
+    _, zn_only = tiled_and_whole(without_head, clean, [0])
+    assert (whole - zn_only).std() > 0.02  # the head's noise is there
+    assert (tiled - whole).abs().max() < 2e-3
+
+
 def test_memory_is_bounded_by_the_tile(net):
     seen = []
     hook = net.clean_encoder.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))

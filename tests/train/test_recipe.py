@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from senmvae.config import ConfigError
-from senmvae.model import SeNMVAE, save_model
+from senmvae.model import SeNMVAE, load_model, save_model
 from senmvae.train import Trainer
 from senmvae.train.config import resolve_config, train_preset
 from senmvae.train.run import load_training_set, mean_intensity, start_run
@@ -100,3 +100,22 @@ def test_a_cosine_schedule_resumes_where_it_stopped():
     a = [first.training_step(tiny_batch(seed=9))["lr"], first.training_step(tiny_batch(seed=10))["lr"]]
     b = [second.training_step(tiny_batch(seed=9))["lr"], second.training_step(tiny_batch(seed=10))["lr"]]
     assert a == b == pytest.approx([first.lr_factor(4), first.lr_factor(5)])
+
+
+def test_fine_tuning_a_model_without_pixel_head_adds_a_new_one(tmp_path):
+    from senmvae.model.config import PixelNoiseConfig
+
+    data = write_pairs(tmp_path / "data")
+    torch.manual_seed(5)
+    source = SeNMVAE(train_preset("tiny").model)
+    path = save_model(source, tmp_path / "init.safetensors")
+    cfg = tiny_config(
+        data, f"init.weights={path}", "schedule.steps=1", "validation.every=0", "model.pixel_noise.channels=4"
+    )
+    assert cfg.model.pixel_noise == PixelNoiseConfig(channels=4)
+    trainer = start_run(cfg, tmp_path / "run")
+    assert trainer.model.pixel_noise is not None
+    kept = {k: v for k, v in trainer.model.state_dict().items() if not k.startswith("pixel_noise.")}
+    assert kept.keys() == source.state_dict().keys()
+    reloaded = load_model(tmp_path / "run" / "model.safetensors")
+    assert reloaded.config.pixel_noise == PixelNoiseConfig(channels=4)

@@ -17,6 +17,18 @@ class LevelPredictorConfig(Config):
 
 
 @dataclass
+class PixelNoiseConfig(Config):
+    """The pixel-noise head (senmvae.model.pixel_noise): ``layers`` 3x3 convolutions of ``channels``."""
+
+    channels: int = 32
+    layers: int = 4
+
+    def __post_init__(self) -> None:
+        if self.channels < 1 or self.layers < 1:
+            raise ConfigError(f"pixel_noise channels and layers must be positive, got {self.channels}, {self.layers}")
+
+
+@dataclass
 class ModelConfig(Config):
     """Every size of the network.
 
@@ -32,6 +44,9 @@ class ModelConfig(Config):
     ``content_log_sigma_bias`` is the initial log sigma of q(z|x) and q(z|y). ``level_scale``
     multiplies the noise level before it enters the zn heads as a channel (a std of 0.02 is a
     small input next to unit-scale features).
+
+    ``pixel_noise``: a learned per-pixel observation noise of the noisy decoder (not in the
+    paper; None there), see :mod:`senmvae.model.pixel_noise`.
     """
 
     in_channels: int = 3
@@ -44,6 +59,7 @@ class ModelConfig(Config):
     content_log_sigma_bias: float = 0.0
     level_scale: float = 1.0
     level_predictor: LevelPredictorConfig | None = field(default_factory=LevelPredictorConfig)
+    pixel_noise: PixelNoiseConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.levels_per_group or any(n < 1 for n in self.levels_per_group):
@@ -92,6 +108,7 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         zn_channels=8,
         num_down=1,
         level_predictor=LevelPredictorConfig(channels=(16, 32, 64, 64), hidden=(32, 16)),
+        pixel_noise=PixelNoiseConfig(),
     ),
     # For unit tests only.
     "tiny": ModelConfig(

@@ -26,6 +26,7 @@ from senmvae.domain import Domain
 from senmvae.model.blocks import Downsample, GaussianHead, ResidualDenseBlock, Upsample, append_level
 from senmvae.model.config import LevelPredictorConfig, ModelConfig
 from senmvae.model.distributions import DiagonalGaussian, Generator
+from senmvae.model.pixel_noise import PixelNoiseHead
 
 # (level index, latent name "z" or "zn", tensor the draw must match) -> N(0, 1) of that shape
 NoiseSupply = Callable[[int, str, torch.Tensor], torch.Tensor]
@@ -240,6 +241,7 @@ class SeNMVAE(nn.Module):
         self.level_predictor = (
             NoiseLevelPredictor(cfg.in_channels, cfg.level_predictor) if cfg.level_predictor is not None else None
         )
+        self.pixel_noise = PixelNoiseHead(cfg) if cfg.pixel_noise is not None else None
 
     # ----------------------------------------------------------------- the top-down pass
     def top_down(self, stream: Stream) -> tuple[torch.Tensor, list[LevelStats]]:
@@ -350,6 +352,9 @@ class SeNMVAE(nn.Module):
         ``content_exact``: return the noise that zn adds instead of y: z at the mean of
         q(z|x), the decoder output with zn ~ p(zn|z, level) minus the decoder output from the
         very same z with every zn left out.
+
+        With a pixel-noise head, its draw sigma(x, level) * eps (at the same temperature) is
+        added to either output.
         """
         padded, (h, w) = self._pad(clean)
         level = torch.as_tensor(level, dtype=clean.dtype, device=clean.device).flatten()
@@ -371,6 +376,10 @@ class SeNMVAE(nn.Module):
         if content_exact:
             given = Stream(rows=clean.shape[0], clean_acts=None, noisy_acts=None, given_z=[s.z for s in stats])
             out = out - self.top_down(given)[0]
+        if self.pixel_noise is not None and temperature != 0:
+            pixel = self.pixel_noise(padded, level)
+            eps = noise(len(self.levels), "pixel", pixel.mean) if noise is not None else None
+            out = out + pixel.sample(generator, temperature, eps)
         return out[..., :h, :w]
 
     def reconstruct(self, clean: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,9 @@ from torch.nn import functional as F
 
 from senmvae.config import Config, ConfigError
 from senmvae.domain import Domain
+from senmvae.model.distributions import DiagonalGaussian
 from senmvae.model.network import SeNMVAE, TrainingOutput
+from senmvae.model.pixel_noise import LEVEL_FLOOR, pixel_noise_loss
 from senmvae.noise_level import noise_level
 
 
@@ -46,6 +48,12 @@ class ObjectiveConfig(Config):
     # reconstruction that zn adds (the noisy stream decoded with and without zn, same content
     # latents) and the real noise y - x, so that zn models noise rather than content error.
     noise_residual_weight: float = 0.0
+    # Not in the paper: for a model with a pixel-noise head, on paired samples, the Gaussian
+    # negative log likelihood of the real noise y - x with per-pixel variance sigma^2 plus the
+    # square of what zn adds there (decoded with zn minus without, detached), and the squared
+    # log ratio of each crop's mean of that variance to the mean of (y - x)^2 (calibration of
+    # the level). Only the head learns from it.
+    pixel_noise_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -55,6 +63,7 @@ class ObjectiveConfig(Config):
             "perceptual_weight",
             "gan_weight",
             "noise_residual_weight",
+            "pixel_noise_weight",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -154,9 +163,10 @@ class SeNMObjective:
         cfg = self.cfg
         clean, noisy, domain = batch["clean"], batch["noisy"], batch["domain"]
         level, level_loss = self.conditioning_level(model, clean, noisy, domain)
+        pixel_head = model.pixel_noise if cfg.pixel_noise_weight else None
         out = model(
             clean, noisy, domain, level, p_clean=cfg.p_clean, generator=generator,
-            decode_without_zn=bool(cfg.noise_residual_weight),
+            decode_without_zn=bool(cfg.noise_residual_weight) or pixel_head is not None,
         )  # fmt: skip
 
         rec_clean_rows = (out.recon_clean - clean[out.clean_rows]).pow(2).flatten(1).mean(1)
@@ -185,7 +195,13 @@ class SeNMObjective:
             paired = out.paired_rows
             added = out.recon_noisy[: len(paired)] - out.recon_noisy_without_zn
             terms["noise_residual"] = (added - (noisy[paired] - clean[paired])).pow(2).mean()
-            loss = loss + cfg.noise_residual_weight * terms["noise_residual"]
+            if cfg.noise_residual_weight:
+                loss = loss + cfg.noise_residual_weight * terms["noise_residual"]
+            if pixel_head is not None:
+                terms["pixel_nll"], terms["pixel_calibration"] = self._pixel_terms(
+                    pixel_head, clean[paired], noisy[paired] - clean[paired], added.detach(), level[paired]
+                )
+                loss = loss + cfg.pixel_noise_weight * (terms["pixel_nll"] + terms["pixel_calibration"])
         real_noisy = noisy[out.noisy_rows]
         if self.perceptual is not None and cfg.perceptual_weight and len(out.noisy_rows):
             terms["perceptual"] = self.perceptual(out.recon_noisy, real_noisy).mean()
@@ -206,6 +222,16 @@ class SeNMObjective:
             forward=out,
             level=level,
         )
+
+    @staticmethod
+    def _pixel_terms(head: nn.Module, clean, noise, zn_part, level) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real noise under N(0, sigma^2 + zn_part^2): the head learns the variance that, with
+        what zn adds, makes the real noise's; then the crop-mean variance against the real one."""
+        log_variance = torch.logaddexp(2 * head(clean, level).log_sigma, zn_part.pow(2).clamp_min(1e-12).log())
+        nll = pixel_noise_loss(DiagonalGaussian(torch.zeros_like(noise), 0.5 * log_variance), noise).mean()
+        predicted = log_variance.exp().flatten(1).mean(1)
+        actual = noise.pow(2).flatten(1).mean(1).clamp_min(LEVEL_FLOOR**2)
+        return nll, (predicted.log() - actual.log()).pow(2).mean()
 
     @staticmethod
     def _domain_losses(out, domain, rec_clean, rec_noisy, kl_zn, kl_z, w_zn, w_z) -> dict[str, torch.Tensor]:

@@ -70,8 +70,11 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     if cfg.init.weights is None:
         return cfg, None
     model = load_model(resolve_model_path(cfg.init.weights), "cpu")
-    if cfg.model != model.config:
-        cfg = cfg.merged({"model": model.config.to_dict()})
+    sizes = model.config
+    if sizes.pixel_noise is None and cfg.model.pixel_noise is not None:
+        sizes = sizes.replace(pixel_noise=cfg.model.pixel_noise)  # a new head, learned from scratch
+    if cfg.model != sizes:
+        cfg = cfg.merged({"model": sizes.to_dict()})
     return cfg, model
 
 

@@ -174,8 +174,14 @@ class Trainer:
             self.ema.module.load_state_dict(self.model.state_dict())
 
     def initialise_weights(self, model: SeNMVAE) -> None:
-        """Start from the weights of ``model`` (same sizes; fine-tuning)."""
-        self.model.load_state_dict(model.state_dict())
+        """Start from the weights of ``model`` (same sizes; fine-tuning). A pixel-noise head
+        that ``model`` lacks keeps its fresh initialisation."""
+        missing, unexpected = self.model.load_state_dict(model.state_dict(), strict=False)
+        fresh = [k for k in missing if not k.startswith("pixel_noise.")]
+        if fresh or unexpected:
+            raise ValueError(
+                f"the initial model does not fit this run's model: missing {fresh}, unexpected {unexpected}"
+            )
         if self.ema is not None:
             self.ema.module.load_state_dict(self.model.state_dict())
 
