@@ -108,8 +108,8 @@ class NoiseModel(NoiseSource):
     gives each output channel the mean of the clean image's channel. Images larger than
     ``tile_size`` (after padding to the model's size multiple) are processed in tiles
     overlapping by ``tile_overlap`` pixels, so memory stays bounded by the tile size.
-    ``channels_last`` (default: on CUDA only, where it speeds up convolutions) stores
-    activations channels-last.
+    ``channels_last`` (default: on CUDA, where it speeds up cuDNN convolutions) stores
+    activations channels-last on CUDA; on CPU the network always computes channels-last.
 
     ``sampler``: ``"paper"`` (the authors' y ~ p(y|z, zn): the whole image is regenerated,
     so any content the decoder cannot reproduce shows up as noise) or ``"content-exact"``:

@@ -56,7 +56,7 @@ class DiagonalGaussian:
             return self.mean
         if eps is None:
             eps = standard_normal(self.mean.shape, self.mean, generator)
-        return self.mean + (temperature * self.sigma) * eps
+        return torch.addcmul(self.mean, self.sigma, eps, value=temperature)
 
     def kl(self, other: DiagonalGaussian) -> torch.Tensor:
         """Elementwise KL(self || other), closed form."""

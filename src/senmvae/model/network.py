@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from senmvae.domain import Domain
-from senmvae.model.blocks import Downsample, GaussianHead, ResidualDenseBlock, Upsample, append_level
+from senmvae.model.blocks import Downsample, GaussianHead, ResidualDenseBlock, Upsample
 from senmvae.model.config import LevelPredictorConfig, ModelConfig
 from senmvae.model.distributions import DiagonalGaussian, Generator
 from senmvae.model.pixel_noise import PixelNoiseHead
@@ -39,6 +39,12 @@ def _rows(generator: Generator, n: int) -> Generator:
     return list(generator)[:n]
 
 
+def channels_last_on_cpu(image: torch.Tensor) -> torch.Tensor:
+    """Activations are channels-last on CPU, where oneDNN's convolutions run about 1.4x faster
+    on them (every later activation inherits the layout); on CUDA the caller's layout is kept."""
+    return image.contiguous(memory_format=torch.channels_last) if image.device.type == "cpu" else image
+
+
 class Encoder(nn.Module):
     """Stem (1x1 conv, then ``num_down`` downsamplers) and one block per latent level."""
 
@@ -51,7 +57,7 @@ class Encoder(nn.Module):
         )
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
-        act = self.stem(image)
+        act = self.stem(channels_last_on_cpu(image))
         acts = []
         for block in self.blocks:
             act = block(act)
@@ -89,6 +95,9 @@ class Stream:
     noise: NoiseSupply | None = None
     z_temperature: float | None = None  # the content latents' temperature when not ``temperature``
     release_acts: bool = False  # drop each level's encoder activations once used (inference)
+    # The top level's q(z|x) and q(z|y) over the rows of ``clean_acts`` / ``noisy_acts``, when
+    # computed already: with the zero state above the top they are the same in every stream.
+    top_posteriors: tuple[DiagonalGaussian | None, DiagonalGaussian | None] | None = None
 
     @property
     def n_both(self) -> int:
@@ -129,7 +138,9 @@ class TopDownLevel(nn.Module):
                 head.log_sigma[1].bias.fill_(cfg.content_log_sigma_bias)
         self.block = Upsample(c) if kind == "resample" else ResidualDenseBlock(c, g)
 
-    def forward(self, h: torch.Tensor, index: int, stream: Stream) -> tuple[torch.Tensor, LevelStats]:
+    def forward(self, h: torch.Tensor | None, index: int, stream: Stream) -> tuple[torch.Tensor, LevelStats]:
+        """One level of the pass: ``h`` is the state from the level above (None at the top, where
+        it is zero)."""
         stats = LevelStats()
         clean = stream.clean_acts[index] if stream.clean_acts is not None else None
         noisy = stream.noisy_acts[index] if stream.noisy_acts is not None else None
@@ -143,8 +154,14 @@ class TopDownLevel(nn.Module):
                 if acts is not None:
                     acts[index] = None
 
-        q_clean = self.q_z_clean(h[: clean.shape[0]] + clean) if clean is not None else None
-        q_noisy = self.q_z_noisy(h[: noisy.shape[0]] + noisy) if noisy is not None else None
+        if h is None and stream.top_posteriors is not None:
+            q_clean, q_noisy = (
+                None if acts is None else dist.index(slice(0, acts.shape[0]))
+                for dist, acts in zip(stream.top_posteriors, (clean, noisy))
+            )
+        else:
+            q_clean = self.q_z_clean(_plus(h, clean)) if clean is not None else None
+            q_noisy = self.q_z_noisy(_plus(h, noisy)) if noisy is not None else None
         z_clean = _draw(q_clean, stream, index, "z", z_temp, clean.shape[0]) if q_clean is not None else None
         z_noisy = _draw(q_noisy, stream, index, "z", z_temp, noisy.shape[0]) if q_noisy is not None else None
         if stream.given_z is not None:
@@ -160,19 +177,27 @@ class TopDownLevel(nn.Module):
             both = slice(0, n_both)
             stats.kl_z = q_noisy.index(both).kl(q_clean.index(both)).mean((1, 2, 3))
         stats.z = z
-        h = h + self.proj_z(z)
+        h = _plus(h, self.proj_z(z), fresh=True)
 
         if stream.zn != "none":
             level = stream.level * self.level_scale
-            prior = self.p_zn(append_level(h, level))
+            prior = self.p_zn(h, level)
             if stream.zn == "posterior":
-                posterior = self.q_zn(append_level(h + stream.degradation_acts[index], level))
+                posterior = self.q_zn(h + stream.degradation_acts[index], level)
                 zn = _draw(posterior, stream, index, "zn", temp, stream.rows)
                 stats.kl_zn = posterior.kl(prior).mean((1, 2, 3))
             else:
                 zn = _draw(prior, stream, index, "zn", temp, stream.rows)
-            h = h + self.proj_zn(zn)
+            h = self.proj_zn(zn).add_(h)
         return self.block(h), stats
+
+
+def _plus(h: torch.Tensor | None, x: torch.Tensor, fresh: bool = False) -> torch.Tensor:
+    """``h + x`` over the rows of ``x``; None stands for the zero state above the top level.
+    ``fresh``: ``x`` is used nowhere else, so the sum goes into it (one allocation fewer)."""
+    if h is None:
+        return x
+    return x.add_(h[: x.shape[0]]) if fresh else h[: x.shape[0]] + x
 
 
 def _draw(dist: DiagonalGaussian, stream: Stream, index: int, name: str, temperature: float, rows: int) -> torch.Tensor:
@@ -245,11 +270,7 @@ class SeNMVAE(nn.Module):
 
     # ----------------------------------------------------------------- the top-down pass
     def top_down(self, stream: Stream) -> tuple[torch.Tensor, list[LevelStats]]:
-        if stream.given_z is not None:
-            top = stream.given_z[-1]
-        else:
-            top = (stream.clean_acts if stream.clean_acts is not None else stream.noisy_acts)[-1]
-        h = torch.zeros(stream.rows, *top.shape[1:], dtype=top.dtype, device=top.device)
+        h = None
         stats: list[LevelStats] = [LevelStats()] * len(self.levels)
         for index in reversed(range(len(self.levels))):
             h, stats[index] = self.levels[index](h, index, stream)
@@ -292,6 +313,13 @@ class SeNMVAE(nn.Module):
         def mixture() -> torch.Tensor:
             return torch.rand(n_paired, generator=generator, device=clean.device) < p_clean
 
+        # Both streams run the top level's q(z|x) and q(z|y) on the paired rows: once here.
+        top = self.levels[-1]
+        top_posteriors = (
+            top.q_z_clean(clean_acts[-1]) if clean_acts is not None else None,
+            top.q_z_noisy(noisy_acts[-1]) if noisy_acts is not None else None,
+        )
+
         if len(clean_rows):
             stream = Stream(
                 rows=len(clean_rows),
@@ -299,6 +327,7 @@ class SeNMVAE(nn.Module):
                 noisy_acts=[a[:n_paired] for a in noisy_acts] if n_paired else None,
                 use_clean=mixture(),
                 generator=generator,
+                top_posteriors=top_posteriors,
             )
             out.recon_clean, stats = self.top_down(stream)
             kl_z = [k + s.kl_z if s.kl_z is not None else k for k, s in zip(kl_z, stats)]
@@ -312,6 +341,7 @@ class SeNMVAE(nn.Module):
                 level=level[noisy_rows],
                 use_clean=mixture(),
                 generator=generator,
+                top_posteriors=top_posteriors,
             )
             out.recon_noisy, stats = self.top_down(stream)
             kl_z = [k + s.kl_z if s.kl_z is not None else k for k, s in zip(kl_z, stats)]
