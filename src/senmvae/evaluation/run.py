@@ -189,7 +189,7 @@ def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -
     return run_dir
 
 
-def _curves(run_dir: Path) -> dict[str, list[float]]:
+def training_curves(run_dir: Path) -> dict[str, list[float]]:
     rows = [r for r in read_metrics(run_dir / METRICS_NAME) if r.get("kind") == "train"]
     if not rows:
         return {}
@@ -396,7 +396,7 @@ def _downstream_validity(models: dict[str, dict[str, float]]) -> dict:
     }
 
 
-def _run_summary(plan: RunPlan, run_dir: Path) -> dict:
+def run_summary(plan: RunPlan, run_dir: Path) -> dict:
     records = read_metrics(run_dir / METRICS_NAME)
     train = [r for r in records if r.get("kind") == "train"]
     return {
@@ -482,7 +482,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         machine=f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device {cfg.device}",
         config=cfg.to_dict(),
         level_control=level_control(synthetic, asked, eval_set),
-        runs={plan.name: _run_summary(plan, runs[plan.name]) for plan in plans},
+        runs={plan.name: run_summary(plan, runs[plan.name]) for plan in plans},
     )
     document = result.to_dict()
     _write_json(out / "results.json", document)
@@ -502,17 +502,17 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         nlf={name: metrics.noise_level_function(images, eval_set.clean) for name, images in synthetic.items()},
         nps={name: metrics.noise_power_spectrum(images, eval_set.clean) for name, images in synthetic.items()},
         noise_samples={name: _noise_sample(images, eval_set.clean) for name, images in synthetic.items()},
-        curves={name: _curves(run_dir) for name, run_dir in runs.items()} | dncnn_curves,
+        curves={name: training_curves(run_dir) for name, run_dir in runs.items()} | dncnn_curves,
     )
     write_report(out / "report.html", report)
     return document
 
 
 def _write_json(path: Path, document: dict) -> None:
-    write_text_atomic(path, json.dumps(document, indent=1, default=_jsonable) + "\n")
+    write_text_atomic(path, json.dumps(document, indent=1, default=jsonable) + "\n")
 
 
-def _jsonable(value: object) -> object:
+def jsonable(value: object) -> object:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -64,7 +64,7 @@ def write_sr_report(path: Path, data: SRReportData) -> Path:
         ("sr", "Super-resolved crops", _grid_or_note(data.sr_crops, "Columns: the real LR input (pixels repeated), "
                                                       "the SR output of the network trained on each degradation "
                                                       "model's pairs, bicubic interpolation, the HR image.")),
-        ("curves", "Training curves", _curves(data.curves)),
+        ("curves", "Training curves", training_curves(data.curves)),
     ]  # fmt: skip
     written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     data_info = data.results.get("data", {})
@@ -171,7 +171,7 @@ def _lr_section(crops: dict[str, np.ndarray]) -> str:
     return "\n".join(parts)
 
 
-def _curves(curves: dict[str, dict[str, list[float]]]) -> str:
+def training_curves(curves: dict[str, dict[str, list[float]]]) -> str:
     if not curves:
         return _note("No training curves in this report.")
     parts = []

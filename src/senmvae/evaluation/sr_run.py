@@ -56,7 +56,7 @@ from senmvae.downstream.sr import (
 )
 from senmvae.downstream.sr.crops import SRCropSource, crop_to_scale
 from senmvae.errors import UserError
-from senmvae.evaluation.run import RunPlan, _curves, _jsonable, _run_summary, sampler_row, train_senmvae
+from senmvae.evaluation.run import RunPlan, jsonable, run_summary, sampler_row, train_senmvae, training_curves
 from senmvae.evaluation.sr_config import SRBenchmarkConfig
 from senmvae.evaluation.sr_report import SRReportData, write_sr_report
 from senmvae.generate import NoiseModel
@@ -403,7 +403,7 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
     cap_s = max(60.0, min(budget_s * cfg.shares.sr_networks, remaining * 0.9) / len(networks))
     measures = distances(cfg)
     outputs: dict[str, list[np.ndarray]] = {}
-    curves: dict[str, dict[str, list[float]]] = {name: _curves(run_dir) for name, run_dir in runs.items()}
+    curves: dict[str, dict[str, list[float]]] = {name: training_curves(run_dir) for name, run_dir in runs.items()}
     sr_curves: dict[str, list[float]] = {}
     curves["SR networks (training loss)"] = sr_curves
     for name in networks:
@@ -448,11 +448,11 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
         timing=timing,
         machine=f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device {cfg.device}",
         config=cfg.to_dict(),
-        runs={plan.name: _run_summary(plan, runs[plan.name]) for plan in plans},
+        runs={plan.name: run_summary(plan, runs[plan.name]) for plan in plans},
         verdict=verdict(results, rows.senmvae, competitors) | {"equal_sr_steps": len(steps) == 1},
     )
     document = result.to_dict()
-    write_text_atomic(out / "results.json", json.dumps(document, indent=1, default=_jsonable) + "\n")
+    write_text_atomic(out / "results.json", json.dumps(document, indent=1, default=jsonable) + "\n")
     write_text_atomic(out / "results.md", markdown_table(document) + "\n")
 
     size = min(cfg.report_crop_size, *(min(p.low.shape[:2]) for p in data.eval_pairs))
