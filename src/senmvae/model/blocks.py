@@ -11,8 +11,8 @@ from senmvae.model.distributions import DiagonalGaussian
 # Inference on CPU runs a dense block over strips of STRIP_ROWS rows (each with the HALO rows
 # above and below that its five convs reach) when the features of the whole image would take
 # more than STRIP_ABOVE bytes: a strip's features then stay in the CPU caches (a 32 MiB L3 on
-# the development machine), which made the `paper` model 1.3x faster on 512 x 512 tiles; below
-# that the strips only add the halo rows (measured with benchmarks/side_by_side.py).
+# the development machine), which made `paper` generation 1.1x faster at 256 x 256 and 1.2x at
+# 512 x 512; below that the strips only add the halo rows (docs/performance.md).
 STRIP_ROWS = 64
 STRIP_ABOVE = 16 * 2**20
 HALO = 5
@@ -36,58 +36,51 @@ class ResidualDenseBlock(nn.Module):
             conv.weight.data.mul_(0.1)
             nn.init.zeros_(conv.bias)
 
-    def features(self, x: torch.Tensor, constant: torch.Tensor | None = None) -> torch.Tensor:
-        """The input of the last conv: ``x`` and the four dense outputs, concatenated.
-
-        ``constant`` (B,): the block's input is ``x`` followed by one channel holding that value
-        per sample, which is never built (see :func:`conv3x3`).
-        """
-        at = x.shape[1]
-        for conv in self.convs[:-1]:
-            x = torch.cat([x, F.leaky_relu(conv3x3(x, conv.weight, conv.bias, constant, at), 0.2, inplace=True)], 1)
-        return x
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x, *_folded(self.convs[-1], x.shape[1]))
 
     def run(
         self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, constant: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The block with ``(weight, bias)`` as its last conv (see :func:`_folded`)."""
+        """The block with ``(weight, bias)`` as its last conv (see :func:`_folded`).
+
+        ``constant`` (B,): the block's input is ``x`` followed by one channel holding that value
+        per sample, which is never built (see :func:`conv3x3`).
+        """
         rows = x.shape[-2]
         stack = self.convs[-1].in_channels * rows * x.shape[-1] * x.element_size()
         if torch.is_grad_enabled() or x.device.type != "cpu" or stack <= STRIP_ABOVE or rows < 2 * STRIP_ROWS:
-            return conv3x3(self.features(x, constant), weight, bias, constant, x.shape[1])
+            return self._rows(x, 0, rows, weight, bias, constant)
         layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         out = x.new_empty((x.shape[0], weight.shape[0], rows, x.shape[-1])).contiguous(memory_format=layout)
         for i in range(x.shape[0]):
             value = None if constant is None else constant[i : i + 1]
             for top in range(0, rows, STRIP_ROWS):
                 bottom = min(rows, top + STRIP_ROWS)
-                strip = self._strip(x[i : i + 1], max(0, top - HALO), min(rows, bottom + HALO), weight, bias, value)
+                strip = self._rows(x[i : i + 1], max(0, top - HALO), min(rows, bottom + HALO), weight, bias, value)
                 out[i : i + 1, :, top:bottom] = strip[:, :, : bottom - top]
         return out
 
-    def _strip(
+    def _rows(
         self, x: torch.Tensor, lo: int, hi: int, weight: torch.Tensor, bias: torch.Tensor, constant: torch.Tensor | None
     ) -> torch.Tensor:
-        """The block's output from rows ``lo:hi`` of ``x``: rows ``lo + HALO`` (0 at the top of the
-        image) to ``hi - HALO`` (the last row at its bottom)."""
+        """The block's output from rows ``lo:hi`` of ``x``, for rows ``lo + HALO`` (0 at the top of
+        the image) to ``hi - HALO`` (the last row at its bottom). Where ``lo:hi`` ends inside the
+        image, each conv's row next to that end saw the zero padding instead of the image row
+        beyond it, and is dropped."""
         rows, at = x.shape[-2], x.shape[1]
         features = x[:, :, lo:hi]
         for conv in self.convs[:-1]:
-            lo, hi, right = _still_right(lo, hi, rows)
-            new = conv3x3(features, conv.weight, conv.bias, constant, at)[:, :, right]
-            features = torch.cat([features[:, :, right], F.leaky_relu(new, 0.2, inplace=True)], 1)
-        return conv3x3(features, weight, bias, constant, at)[:, :, _still_right(lo, hi, rows)[2]]
+            cut = int(lo > 0), int(hi < rows)
+            lo, hi = lo + cut[0], hi - cut[1]
+            new = _crop(conv3x3(features, conv.weight, conv.bias, constant, at), *cut)
+            features = torch.cat([_crop(features, *cut), F.leaky_relu(new, 0.2, inplace=True)], 1)
+        return _crop(conv3x3(features, weight, bias, constant, at), int(lo > 0), int(hi < rows))
 
 
-def _still_right(lo: int, hi: int, rows: int) -> tuple[int, int, slice]:
-    """After a 3x3 conv over rows ``lo:hi`` of an image of ``rows`` rows, the rows that are still
-    right, as new ``(lo, hi)`` and as a slice of the strip: where the strip ends inside the image,
-    its last row saw the zero padding instead of the image row beyond it."""
-    top, bottom = int(lo > 0), int(hi < rows)
-    return lo + top, hi - bottom, slice(top, hi - lo - bottom)
+def _crop(t: torch.Tensor, top: int, bottom: int) -> torch.Tensor:
+    """``t`` without its first ``top`` and last ``bottom`` rows."""
+    return t[:, :, top : t.shape[-2] - bottom] if top or bottom else t
 
 
 class Downsample(nn.Module):
@@ -164,8 +157,8 @@ def conv3x3(
     """3x3 conv with zero padding. With ``constant`` (B,), of ``x`` with one more channel inserted
     before channel ``at`` that holds ``constant[b]`` at every pixel of sample b; that channel is
     never built: its share is ``constant`` times the conv of an all-ones image, so the conv
-    itself runs on ``x`` alone (channel counts that are multiples of 16 run about twice as fast
-    in oneDNN as one more)."""
+    itself runs on ``x`` alone (oneDNN ran a conv of 193 channels at half the speed of one of
+    192 on the development machine)."""
     if constant is None:
         return F.conv2d(x, weight, bias, padding=1)
     rest = torch.cat([weight[:, :at], weight[:, at + 1 :]], 1)

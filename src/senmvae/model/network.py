@@ -40,8 +40,9 @@ def _rows(generator: Generator, n: int) -> Generator:
 
 
 def channels_last_on_cpu(image: torch.Tensor) -> torch.Tensor:
-    """Activations are channels-last on CPU, where oneDNN's convolutions run about 1.4x faster
-    on them (every later activation inherits the layout); on CUDA the caller's layout is kept."""
+    """Activations are channels-last on CPU, where oneDNN's convolutions run faster on them (a
+    generation or training pass 1.1-1.3x, docs/performance.md); every later activation inherits
+    the layout. On CUDA the caller's layout is kept."""
     return image.contiguous(memory_format=torch.channels_last) if image.device.type == "cpu" else image
 
 
@@ -177,7 +178,7 @@ class TopDownLevel(nn.Module):
             both = slice(0, n_both)
             stats.kl_z = q_noisy.index(both).kl(q_clean.index(both)).mean((1, 2, 3))
         stats.z = z
-        h = _plus(h, self.proj_z(z), fresh=True)
+        h = _plus(h, self.proj_z(z))
 
         if stream.zn != "none":
             level = stream.level * self.level_scale
@@ -188,16 +189,13 @@ class TopDownLevel(nn.Module):
                 stats.kl_zn = posterior.kl(prior).mean((1, 2, 3))
             else:
                 zn = _draw(prior, stream, index, "zn", temp, stream.rows)
-            h = self.proj_zn(zn).add_(h)
+            h = h + self.proj_zn(zn)
         return self.block(h), stats
 
 
-def _plus(h: torch.Tensor | None, x: torch.Tensor, fresh: bool = False) -> torch.Tensor:
-    """``h + x`` over the rows of ``x``; None stands for the zero state above the top level.
-    ``fresh``: ``x`` is used nowhere else, so the sum goes into it (one allocation fewer)."""
-    if h is None:
-        return x
-    return x.add_(h[: x.shape[0]]) if fresh else h[: x.shape[0]] + x
+def _plus(h: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """``h + x`` over the rows of ``x``; None stands for the zero state above the top level."""
+    return x if h is None else h[: x.shape[0]] + x
 
 
 def _draw(dist: DiagonalGaussian, stream: Stream, index: int, name: str, temperature: float, rows: int) -> torch.Tensor:
