@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -43,6 +44,47 @@ def lr_factor(config: DnCNNConfig, progress: float, step: int) -> float:
     return warm * decay
 
 
+def run_schedule(
+    config,
+    optimizer: torch.optim.Optimizer,
+    train_step: Callable[[int], torch.Tensor],
+    *,
+    desc: str,
+    log_every: int,
+    progress: bool,
+) -> TrainingHistory:
+    """Run ``train_step(step)`` (which returns that step's loss) for ``config.steps`` steps or until
+    ``config.time_budget_s`` runs out, first setting ``optimizer``'s learning rate to
+    ``config.lr * lr_factor``: the schedule runs over the step budget, or over the time budget
+    when that runs out first. Every ``log_every`` steps and at the last one the loss and rate are
+    logged; a progress bar shows them. ``config``: a :class:`DnCNNConfig` or an SR training config
+    (any with ``steps``, ``time_budget_s``, ``lr`` and the schedule fields of :func:`lr_factor`)."""
+    history = TrainingHistory()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    bar = tqdm(range(config.steps), desc=desc, unit="step", disable=not progress, leave=False)
+    for step in bar:
+        elapsed = time.perf_counter() - start
+        if config.time_budget_s is not None and elapsed >= config.time_budget_s:
+            history.stopped_by_time = True
+            break
+        used = step / config.steps
+        if config.time_budget_s:
+            used = max(used, elapsed / config.time_budget_s)
+        lr = config.lr * lr_factor(config, used, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = train_step(step)
+        history.steps = step + 1
+        if step % log_every == 0 or step == config.steps - 1:
+            history.step.append(step)
+            history.loss.append(loss.item())
+            history.lr.append(lr)
+            bar.set_postfix(loss=f"{history.loss[-1]:.3e}")
+    history.wall_s = time.perf_counter() - start
+    history.cpu_s = time.process_time() - cpu_start
+    return history
+
+
 def train_denoiser(
     config: DnCNNConfig,
     crops: CropSource,
@@ -63,33 +105,16 @@ def train_denoiser(
         model = DnCNN(config)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas))
-    history = TrainingHistory()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    model.train()
-    bar = tqdm(range(config.steps), desc="denoiser", unit="step", disable=not progress, leave=False)
-    for step in bar:
-        elapsed = time.perf_counter() - start
-        if config.time_budget_s is not None and elapsed >= config.time_budget_s:
-            history.stopped_by_time = True
-            break
-        used = step / config.steps
-        if config.time_budget_s:
-            used = max(used, elapsed / config.time_budget_s)
-        lr = config.lr * lr_factor(config, used, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+
+    def train_step(step: int) -> torch.Tensor:
         noisy, clean = crops(config.batch_size, config.crop, generator)
         loss = F.mse_loss(model(noisy), clean)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        history.steps = step + 1
-        if step % log_every == 0 or step == config.steps - 1:
-            history.step.append(step)
-            history.loss.append(loss.item())
-            history.lr.append(lr)
-            bar.set_postfix(loss=f"{history.loss[-1]:.2e}")
-    history.wall_s = time.perf_counter() - start
-    history.cpu_s = time.process_time() - cpu_start
+        return loss
+
+    model.train()
+    history = run_schedule(config, optimizer, train_step, desc="denoiser", log_every=log_every, progress=progress)
     model.eval()
     return model, history

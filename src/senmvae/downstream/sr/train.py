@@ -9,18 +9,16 @@ The default is the PSNR-oriented stage (L1 only), which a CPU budget can train.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from senmvae.config import Config, ConfigError
 from senmvae.downstream.dncnn import LR_SCHEDULES
 from senmvae.downstream.sr.crops import SRCropSource
 from senmvae.downstream.sr.rrdb import RRDBConfig, RRDBNet
-from senmvae.downstream.train import TrainingHistory, lr_factor
+from senmvae.downstream.train import TrainingHistory, run_schedule
 from senmvae.features import build_perceptual_loss
 from senmvae.model.discriminator import DiscriminatorConfig, PatchDiscriminator
 from senmvae.model.objective import ragan_discriminator_loss, ragan_generator_loss
@@ -98,21 +96,8 @@ def train_sr(
     if config.gan_weight > 0:
         discriminator = PatchDiscriminator(3, config.discriminator)
         d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.discriminator_lr, betas=(0.9, 0.99))
-    history = TrainingHistory()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    model.train()
-    bar = tqdm(range(config.steps), desc=desc, unit="step", disable=not progress, leave=False)
-    for step in bar:
-        elapsed = time.perf_counter() - start
-        if config.time_budget_s is not None and elapsed >= config.time_budget_s:
-            history.stopped_by_time = True
-            break
-        used = step / config.steps
-        if config.time_budget_s:
-            used = max(used, elapsed / config.time_budget_s)
-        lr = config.lr * lr_factor(config, used, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+
+    def train_step(step: int) -> torch.Tensor:
         low, high = crops(config.batch_size, config.lr_crop, generator)
         output = model(low)
         loss = config.l1_weight * F.l1_loss(output, high)
@@ -128,13 +113,9 @@ def train_sr(
             d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             d_optimizer.step()
-        history.steps = step + 1
-        if step % log_every == 0 or step == config.steps - 1:
-            history.step.append(step)
-            history.loss.append(loss.item())
-            history.lr.append(lr)
-            bar.set_postfix(loss=f"{history.loss[-1]:.3e}")
-    history.wall_s = time.perf_counter() - start
-    history.cpu_s = time.process_time() - cpu_start
+        return loss
+
+    model.train()
+    history = run_schedule(config, optimizer, train_step, desc=desc, log_every=log_every, progress=progress)
     model.eval()
     return model, history
