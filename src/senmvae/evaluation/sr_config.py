@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from senmvae.config import Config, ConfigError
 from senmvae.downstream.sr.train import SRTrainConfig
+from senmvae.evaluation.config import check_shared_settings
 
 
 @dataclass
@@ -52,19 +53,9 @@ class SRBenchmarkConfig(Config):
     lpips_linear: str | None = None  # LPIPS v0.1 alex.pth linear layers       }
 
     def __post_init__(self) -> None:
-        if self.budget_minutes <= 0:
-            raise ConfigError(f"--budget must be positive minutes, got {self.budget_minutes}")
-        if self.paired < 1:
-            raise ConfigError(f"--paired must be at least 1, got {self.paired}")
+        check_shared_settings(self)
         if self.scale != self.sr.rrdb.scale:
             raise ConfigError(f"scale ({self.scale}) and sr.rrdb.scale ({self.sr.rrdb.scale}) must agree")
-        if bool(self.lpips_backbone) != bool(self.lpips_linear):
-            raise ConfigError("LPIPS needs both lpips_backbone and lpips_linear weight files")
-        from senmvae.generate.noise_model import SAMPLERS
-
-        unknown = [s for s in self.samplers if s not in SAMPLERS]
-        if unknown or not self.samplers:
-            raise ConfigError(f"samplers must be some of {', '.join(SAMPLERS)}, got {list(self.samplers)}")
         if self.max_eval_pairs < 1 or self.eval_crop < 0 or self.report_crop_size < 1:
             raise ConfigError("max_eval_pairs and report_crop_size must be positive and eval_crop >= 0")
 
