@@ -409,35 +409,48 @@ def run_summary(plan: RunPlan, run_dir: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- the whole benchmark
+class StageClock:
+    """Wall-clock seconds of each stage of a benchmark run, in ``timing``, and of the whole run."""
+
+    def __init__(self) -> None:
+        self.started = self._since = time.perf_counter()
+        self.timing: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        """Record the seconds since the last lap (or the start) as ``stage``."""
+        now = time.perf_counter()
+        self.timing[stage] = round(now - self._since, 1)
+        self._since = now
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def finish(self) -> None:
+        self.timing["total_s"] = round(self.elapsed(), 1)
+
+
 def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    clock = StageClock()
     budget_s = cfg.budget_minutes * 60.0
-    timing: dict[str, float] = {}
-
-    def lap(stage: str, since: float) -> float:
-        now = time.perf_counter()
-        timing[stage] = round(now - since, 1)
-        return now
 
     from senmvae.train.config import train_preset
 
     preset = train_preset(cfg.preset)
-    tick = time.perf_counter()
     data = prepare_data(cfg, out, preset.data.crop, preset.model.size_multiple)
     ds, eval_set = data.dataset, data.eval_set
     _say(
         f"split: {len(ds.paired)} paired, {len(ds.source)} source, {len(ds.target)} target; "
         f"evaluating on {len(eval_set.names)} pairs ({data.eval_origin})"
     )
-    tick = lap("data_s", tick)
+    clock.lap("data_s")
 
     plans = plan_runs(cfg)
     runs: dict[str, Path] = {}
     for plan in plans:
         runs[plan.name] = train_senmvae(cfg, plan, data.train_spec, out)
-        tick = lap(f"{plan.name}_training_s", tick)
+        clock.lap(f"{plan.name}_training_s")
 
     rows = build_rows(cfg, runs, data)
     for name in ("awgn", "heteroscedastic"):
@@ -447,9 +460,9 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         name: noise_metrics(images, eval_set, cfg)
         for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False)
     }
-    tick = lap("synthesis_and_metrics_s", tick)
+    clock.lap("synthesis_and_metrics_s")
 
-    remaining = budget_s - (time.perf_counter() - started)
+    remaining = budget_s - clock.elapsed()
     per_denoiser = max(30.0, min(budget_s * cfg.shares.denoisers, remaining * 0.9) / len(rows.order))
     windows = _report_windows(eval_set, cfg.report_crops, cfg.report_crop_size, cfg.seed)
     scores, denoised_crops, dncnn_curves = train_denoisers(cfg, rows, data, per_denoiser, windows)
@@ -460,8 +473,8 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         "ssim": float(metrics.ssim(eval_set.noisy, eval_set.clean).mean()),
     }
     denoised_crops["noisy_input"] = _cut(eval_set.noisy, windows, cfg.report_crop_size)
-    lap("denoisers_s", tick)
-    timing["total_s"] = round(time.perf_counter() - started, 1)
+    clock.lap("denoisers_s")
+    clock.finish()
 
     synthetic_names = rows.synthetic
     order = synthetic_names + [n + PREDICTED for n in rows.senmvae] + [REAL]
@@ -478,7 +491,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
             "eval_pairs": len(eval_set.names),
             "eval_size": list(eval_set.clean.shape[-2:]),
         },
-        timing=timing,
+        timing=clock.timing,
         machine=f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device {cfg.device}",
         config=cfg.to_dict(),
         level_control=level_control(synthetic, asked, eval_set),

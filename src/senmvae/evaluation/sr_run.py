@@ -29,7 +29,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +55,15 @@ from senmvae.downstream.sr import (
 )
 from senmvae.downstream.sr.crops import SRCropSource, crop_to_scale
 from senmvae.errors import UserError
-from senmvae.evaluation.run import RunPlan, jsonable, run_summary, sampler_row, train_senmvae, training_curves
+from senmvae.evaluation.run import (
+    RunPlan,
+    StageClock,
+    jsonable,
+    run_summary,
+    sampler_row,
+    train_senmvae,
+    training_curves,
+)
 from senmvae.evaluation.sr_config import SRBenchmarkConfig
 from senmvae.evaluation.sr_report import SRReportData, write_sr_report
 from senmvae.generate import NoiseModel
@@ -363,31 +370,24 @@ def _cut(images: list[np.ndarray], windows: list[tuple[int, int, int]], size: in
 def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    clock = StageClock()
     budget_s = cfg.budget_minutes * 60.0
-    timing: dict[str, float] = {}
-
-    def lap(stage: str, since: float) -> float:
-        now = time.perf_counter()
-        timing[stage] = round(now - since, 1)
-        return now
 
     from senmvae.train.config import train_preset
 
-    tick = time.perf_counter()
     data = prepare_sr_data(cfg, out, train_preset(cfg.preset).data.crop)
     ds = data.dataset
     _say(
         f"split: {len(ds.paired)} paired, {len(ds.source)} source HR, {len(ds.target)} target LR; "
         f"evaluating on {len(data.eval_pairs)} pairs ({data.eval_origin})"
     )
-    tick = lap("data_s", tick)
+    clock.lap("data_s")
 
     plans = plan_sr_runs(cfg)
     runs: dict[str, Path] = {}
     for plan in plans:
         runs[plan.name] = train_senmvae(cfg, plan, data.train_spec, out)
-        tick = lap(f"{plan.name}_training_s", tick)
+        clock.lap(f"{plan.name}_training_s")
 
     rows = build_degradations(cfg, runs, data)
     synthetic = synthesize_eval_lr(rows, data.eval_pairs, cfg.seed)
@@ -396,10 +396,10 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
         name: lr_realism(images, data.eval_pairs, real_features)
         for name, images in tqdm(synthetic.items(), desc="LR realism", leave=False)
     }
-    tick = lap("synthesis_and_realism_s", tick)
+    clock.lap("synthesis_and_realism_s")
 
     networks = [*rows.models, REAL_PAIRS]
-    remaining = budget_s - (time.perf_counter() - started)
+    remaining = budget_s - clock.elapsed()
     cap_s = max(60.0, min(budget_s * cfg.shares.sr_networks, remaining * 0.9) / len(networks))
     measures = distances(cfg)
     outputs: dict[str, list[np.ndarray]] = {}
@@ -421,8 +421,8 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
         None, [(p.low, p.high) for p in data.eval_pairs], cfg.border_pixels, measures
     )
     results[INTERPOLATION] = scores | {"lr_level_8bit": float(np.mean([p.level for p in data.eval_pairs]) * 255)}
-    lap("sr_networks_s", tick)
-    timing["total_s"] = round(time.perf_counter() - started, 1)
+    clock.lap("sr_networks_s")
+    clock.finish()
 
     competitors = [*rows.models]
     steps = {results[n]["sr_steps"] for n in networks}
@@ -445,7 +445,7 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
             "psnr_ssim": "on 8-bit SR output, Y (BT.601 studio range) and RGB, border cut",
         },
         degradations=rows.fitted,
-        timing=timing,
+        timing=clock.timing,
         machine=f"{os.cpu_count()} CPU cores, torch {torch.__version__}, device {cfg.device}",
         config=cfg.to_dict(),
         runs={plan.name: run_summary(plan, runs[plan.name]) for plan in plans},
