@@ -74,6 +74,16 @@ def _development(recipe: SimulationRecipe, rng: np.random.Generator) -> tuple[De
     return random_development(scaled, rng, jpeg_quality=quality), factor
 
 
+def photo_files(root: Path) -> list[Path]:
+    """Every image under ``root``, which must be a folder holding some (one message otherwise)."""
+    if not root.is_dir():
+        raise UserError(f"{root}: not a folder of clean photos")
+    images, _ = scan(root)
+    if not images:
+        raise UserError(f"{root}: holds no images (PNG, TIFF, JPEG or BMP)")
+    return images
+
+
 def build_simulated_pairs(
     sources: Sequence[str | Path], out: str | Path, recipe: SimulationRecipe | None = None, progress: bool = True
 ) -> Path:
@@ -83,12 +93,9 @@ def build_simulated_pairs(
     photos: list[tuple[str, Path]] = []
     for source in sources:
         root = Path(source)
-        if not root.is_dir():
-            raise UserError(f"{root}: not a folder of clean photos")
-        images, _ = scan(root)
-        if not images:
-            raise UserError(f"{root}: holds no images (PNG, TIFF, JPEG or BMP)")
-        photos += [(f"{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", path) for path in images]
+        photos += [
+            (f"{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", path) for path in photo_files(root)
+        ]
     record_path = out / "simulation.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     for name, path in tqdm(photos, desc="simulating pairs", unit="photo", disable=not progress):

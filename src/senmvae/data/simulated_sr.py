@@ -39,10 +39,10 @@ from tqdm import tqdm
 from senmvae.atomic import write_text_atomic
 from senmvae.data.embedded import DEMO_PRESETS, PHOTOS, _photo, cache_root
 from senmvae.data.io import read_image, write_image
-from senmvae.data.layouts.folders import scan
 from senmvae.data.layouts.sr import TRAIN_CLEAN, TRAIN_DEGRADED, VALID_DEGRADED
 from senmvae.data.refs import bicubic_downsample
 from senmvae.data.simulate import preset, random_development, simulate_pair
+from senmvae.data.simulated import photo_files
 from senmvae.errors import UserError
 from senmvae.noise_level import noise_level_of_arrays
 
@@ -100,12 +100,7 @@ def _photos(sources: Sequence[str | Path], bundled: bool) -> list[tuple[str, Pat
     ]
     for source in sources:
         root = Path(source)
-        if not root.is_dir():
-            raise UserError(f"{root}: not a folder of clean photos")
-        images, _ = scan(root)
-        if not images:
-            raise UserError(f"{root}: holds no images (PNG, TIFF, JPEG or BMP)")
-        for path in images:
+        for path in photo_files(root):
             stem = path.relative_to(root).with_suffix("").as_posix().replace("/", "_")
             photos.append((f"{root.name}_{stem}", path))
     return photos
