@@ -160,15 +160,25 @@ def generation(preset: str, sizes: list[int], repeats: int, peak: float) -> None
         flops = {"ours": per_pixel_ours * tile * tile * len(starts) ** 2, "plain": per_pixel_plain * size * size}
         print(
             f"{preset:<6} {size:>5} {len(starts) ** 2:>3}x{tile:<4} "
-            + " ".join(f"{t[k]:>7.2f} {t[k + '_cpu']:>7.2f}" for k in ("ours", "plain"))
+            + seconds_cells(t)
             + " "
             + " ".join(f"{megapixels / t[k + '_cpu']:>8.4f}" for k in ("ours", "plain"))
             + " "
-            + " ".join(f"{flops[k] / t[k + '_cpu'] / 1e9:>6.1f} ({100 * flops[k] / t[k + '_cpu'] / 1e9 / peak:>3.0f}%)"
-                       for k in ("ours", "plain"))
+            + gflops_cells(flops, t, peak)
             + f" {t['plain'] / t['ours']:>5.2f}x {t['plain_cpu'] / t['ours_cpu']:>5.2f}x",
             flush=True,
         )  # fmt: skip
+
+
+def seconds_cells(t: dict[str, float]) -> str:
+    """Wall and CPU seconds of both paths."""
+    return " ".join(f"{t[k]:>7.2f} {t[k + '_cpu']:>7.2f}" for k in ("ours", "plain"))
+
+
+def gflops_cells(flops: dict[str, float], t: dict[str, float], peak: float) -> str:
+    """GFLOP/s per CPU-second of both paths, and their share of the matmul peak."""
+    rates = {k: flops[k] / t[k + "_cpu"] / 1e9 for k in ("ours", "plain")}
+    return " ".join(f"{rates[k]:>6.1f} ({100 * rates[k] / peak:>3.0f}%)" for k in ("ours", "plain"))
 
 
 def time_generation(noise_model: NoiseModel, plain: PlainSeNMVAE, size: int, supply, repeats: int) -> dict[str, float]:
@@ -263,10 +273,9 @@ def training(preset: str, domains: str, crop: int, repeats: int, peak: float) ->
     flops = {"ours": flops_ours, "plain": flops_plain}
     print(
         f"{preset:<6} "
-        + " ".join(f"{t[k]:>7.2f} {t[k + '_cpu']:>7.2f}" for k in ("ours", "plain"))
+        + seconds_cells(t)
         + " "
-        + " ".join(f"{flops[k] / t[k + '_cpu'] / 1e9:>6.1f} ({100 * flops[k] / t[k + '_cpu'] / 1e9 / peak:>3.0f}%)"
-                   for k in ("ours", "plain"))
+        + gflops_cells(flops, t, peak)
         + f" {t['ours'] / t['plain']:>5.2f}x {t['ours_cpu'] / t['plain_cpu']:>5.2f}x {error:>9.1e}",
         flush=True,
     )  # fmt: skip
