@@ -6,8 +6,9 @@ texture through zn. On a short CPU budget zn collapses on weak real noise (docs/
 while the noise of real camera pipelines is white-ish and placed by the content: its local
 variance follows texture and brightness. This head gives p(y | z, zn) a per-pixel standard
 deviation sigma(x, level) = level * exp(f(x, level)), learned by the Gaussian likelihood of
-the part of the real noise y - x that zn does not explain, so the level sets how much noise
-there is and the head where it goes.
+the real noise y - x with variance sigma^2 plus the square of what zn adds (so that the two
+together carry the real noise's variance), so the level sets how much noise there is and the
+head where it goes.
 """
 
 from __future__ import annotations
