@@ -6,17 +6,21 @@ same wall-clock minutes, and is evaluated every ``--every`` minutes on the held-
 (:mod:`senmvae.evaluation.fidelity`): content PSNR (the clean image decoded from the mean of
 q(z|x) without zn), and the noise metrics of both samplers at temperature 1.
 
-Recipes (``--recipes``): ``official`` (the cpu model with the authors' recipe: Adam 1e-4,
-zero-initialised projections, output bias 0), ``fast`` (the cpu preset as shipped), ``fast-no-residual``,
-``fast-no-gain``, and ``finetune-base`` (the cpu preset started from the shipped base model).
-Run it with OMP_NUM_THREADS=1 on a quiet core:
+Recipes (``--recipes``): ``official`` (the cpu model with the authors' recipe: Adam 1e-4 on
+their step schedule, zero-initialised projections, output bias 0, KL warm-up over 10k steps, no
+noise-residual term, no pixel-noise head), ``fast`` (the cpu preset as shipped), one ``fast-...``
+recipe per lever with that lever set back to the official value (the ablation, one lever at a
+time), two candidate changes the preset does not make (the perceptual and GAN terms from step
+300; batch 4 of 96x96 crops), and ``finetune-base`` (the cpu preset started from the shipped base
+model). Run it with OMP_NUM_THREADS=1 on a quiet core:
 
-    OMP_NUM_THREADS=1 python benchmarks/recipe_curve.py --minutes 12 --every 3
+    OMP_NUM_THREADS=1 python benchmarks/recipe_curve.py --minutes 8 --every 2 --json curve.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -32,20 +36,33 @@ from senmvae.train.config import train_preset
 from senmvae.train.run import build_perceptual, initial_model, initialise
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
+# The authors' recipe on the cpu model: every lever of the fast recipe set back.
 OFFICIAL = {
-    "model": {"projection_gain": 0.0, "content_log_sigma_bias": 0.0, "level_scale": 1.0},
+    "model": {"projection_gain": 0.0, "content_log_sigma_bias": 0.0, "level_scale": 1.0, "pixel_noise": None},
     "init": {"output_bias": "zero"},
-    "objective": {"noise_residual_weight": 0.0},
+    "objective": {"noise_residual_weight": 0.0, "kl_anneal_steps": 10_000},
     "optim": {"lr": 1e-4},
     "schedule": {"lr_schedule": "multistep", "milestones": [1500, 2250, 2700, 2850], "warmup_steps": 0},
 }
+# Each "fast-..." recipe is the cpu preset with one lever set back to the official value (or, for
+# the last two, one candidate change that the preset does not make).
 RECIPES = {
     "official": OFFICIAL,
     "fast": {},
-    "fast-no-residual": {"objective": {"noise_residual_weight": 0.0}},
     "fast-no-gain": {"model": {"projection_gain": 0.0}},
+    "fast-no-sigma-bias": {"model": {"content_log_sigma_bias": 0.0}},
+    "fast-no-level-scale": {"model": {"level_scale": 1.0}},
+    "fast-zero-output-bias": {"init": {"output_bias": "zero"}},
+    "fast-official-lr": {"optim": {"lr": 1e-4}, "schedule": OFFICIAL["schedule"]},
+    "fast-no-decay": {"schedule": {"final_lr_fraction": 1.0}},
+    "fast-official-kl-anneal": {"objective": {"kl_anneal_steps": 10_000}},
+    "fast-no-residual": {"objective": {"noise_residual_weight": 0.0}},
+    "fast-no-pixel-noise": {"model": {"pixel_noise": None}},
+    "fast-adversarial-from-300": {"objective": {"adversarial_start_step": 300}},
+    "fast-batch4-crop96": {"data": {"batch_size": 4, "crop": 96}},
     "finetune-base": {"init": {"weights": "base"}},
 }
+LEVERS = [name for name in RECIPES if name != "finetune-base"]
 
 
 def evaluate(trainer: Trainer, pairs) -> dict[str, float]:
@@ -107,7 +124,14 @@ def main() -> None:
     parser.add_argument("--data", default=str(POLYU))
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--every", type=float, default=3.0)
-    parser.add_argument("--recipes", nargs="+", default=["official", "fast"], choices=sorted(RECIPES))
+    parser.add_argument(
+        "--recipes",
+        nargs="+",
+        default=LEVERS,
+        choices=list(RECIPES),
+        help="default: official, fast and each lever set back one at a time",
+    )
+    parser.add_argument("--json", help="also write every row to this JSON file (rewritten after each recipe)")
     parser.add_argument(
         "--base", default="base", help="the model finetune-base starts from (default: the shipped base)"
     )
@@ -122,8 +146,11 @@ def main() -> None:
     )
     print("CE = content-exact sampler; both samplers at temperature 1, each image at its true level\n")
     print(header(), flush=True)
+    rows = []
     for name in args.recipes:
-        run_recipe(name, args.minutes, args.every, split, pairs, args.base)
+        rows += run_recipe(name, args.minutes, args.every, split, pairs, args.base)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -107,3 +107,18 @@ def test_tiny_model_overfits_two_pairs():
         out.loss.backward()
         opt.step()
     assert rec < 0.5 * first, (first, rec)
+
+
+def test_adversarial_terms_start_at_their_step():
+    from senmvae.model.discriminator import DiscriminatorConfig, PatchDiscriminator
+
+    torch.manual_seed(0)
+    model = SeNMVAE(model_preset("tiny"))
+    discriminator = PatchDiscriminator(3, DiscriminatorConfig(base_channels=8, layers=2)).eval()
+    objective = SeNMObjective(ObjectiveConfig(adversarial_start_step=50), discriminator=discriminator)
+    batch = _batch([Domain.PAIRED, Domain.TARGET], size=32)
+    before = objective(model, batch, step=49, generator=torch.Generator().manual_seed(1))
+    after = objective(model, batch, step=50, generator=torch.Generator().manual_seed(1))
+    assert "gan_generator" not in before.terms
+    assert "gan_generator" in after.terms
+    assert float(after.loss - before.loss) == pytest.approx(0.1 * float(after.terms["gan_generator"]), rel=1e-4)

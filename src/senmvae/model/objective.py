@@ -54,6 +54,9 @@ class ObjectiveConfig(Config):
     # log ratio of each crop's mean of that variance to the mean of (y - x)^2 (calibration of
     # the level). Only the head learns from it.
     pixel_noise_weight: float = 1.0
+    # Not in the paper (0 there): the perceptual and GAN terms of the VAE start at this step,
+    # so that a short run learns the content first. The discriminator trains from step 0.
+    adversarial_start_step: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -72,6 +75,8 @@ class ObjectiveConfig(Config):
             raise ConfigError(f"p_clean must be in [0, 1], got {self.p_clean}")
         if self.kl_anneal_steps < 0:
             raise ConfigError(f"kl_anneal_steps must be >= 0, got {self.kl_anneal_steps}")
+        if self.adversarial_start_step < 0:
+            raise ConfigError(f"adversarial_start_step must be >= 0, got {self.adversarial_start_step}")
 
     def kl_scale(self, step: int) -> float:
         return 1.0 if self.kl_anneal_steps == 0 else min(step / self.kl_anneal_steps, 1.0)
@@ -203,10 +208,11 @@ class SeNMObjective:
                 )
                 loss = loss + cfg.pixel_noise_weight * (terms["pixel_nll"] + terms["pixel_calibration"])
         real_noisy = noisy[out.noisy_rows]
-        if self.perceptual is not None and cfg.perceptual_weight and len(out.noisy_rows):
+        adversarial = step >= cfg.adversarial_start_step and len(out.noisy_rows)
+        if self.perceptual is not None and cfg.perceptual_weight and adversarial:
             terms["perceptual"] = self.perceptual(out.recon_noisy, real_noisy).mean()
             loss = loss + cfg.perceptual_weight * terms["perceptual"]
-        if self.discriminator is not None and cfg.gan_weight and len(out.noisy_rows):
+        if self.discriminator is not None and cfg.gan_weight and adversarial:
             terms["gan_generator"] = ragan_generator_loss(
                 self.discriminator(real_noisy), self.discriminator(out.recon_noisy)
             )
