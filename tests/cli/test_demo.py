@@ -21,3 +21,17 @@ def test_demo_fine_tunes_base_and_writes_the_report_and_examples(tmp_path, capsy
     assert "senmvae_finetuned_content_exact" in results["models"]
     assert (out / "report.html").is_file() and any((out / "examples" / "noisy").iterdir())
     assert "demo finished" in capsys.readouterr().out
+
+
+def test_demo_keeps_the_pretrained_pixel_noise_head_only_on_the_embedded_set():
+    from senmvae.cli.demo import demo_config
+    from senmvae.cli.main import get_args_parser
+
+    def config(*flags):
+        return demo_config(get_args_parser().parse_args(["demo", *flags]))
+
+    embedded = config()
+    assert embedded.init == "base" and embedded.train_overrides == ("optim.pixel_noise_lr=0",)
+    assert config("--data", "../somewhere").train_overrides == ()
+    mine = config("--set", "train_overrides=[optim.pixel_noise_lr=1e-4]").train_overrides
+    assert mine[-1] == "optim.pixel_noise_lr=1e-4"

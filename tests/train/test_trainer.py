@@ -186,3 +186,29 @@ def test_default_perceptual_loss_is_a_frozen_pretrained_network():
     assert stats["perceptual"] > 0
     assert same(frozen, weights(perceptual)) and not perceptual.training
     assert not any(p.requires_grad for p in perceptual.parameters())
+
+
+def test_pixel_noise_head_gets_its_own_scheduled_rate():
+    head = "model.pixel_noise={channels: 4, layers: 2}"
+    assert len(tiny(head).optimizer.param_groups) == 1
+    trainer = tiny(head, "optim.pixel_noise_lr=1e-2", "schedule.milestones=[1]")
+    vae, pixel = trainer.optimizer.param_groups
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    assert all(names[id(p)].startswith("pixel_noise.") for p in pixel["params"])
+    assert not any(names[id(p)].startswith("pixel_noise.") for p in vae["params"])
+    assert len(vae["params"]) + len(pixel["params"]) == len(names)
+    for expected in (1e-2, 5e-3):
+        assert pixel["lr"] == pytest.approx(expected) and vae["lr"] == pytest.approx(expected / 100)
+        trainer.training_step(tiny_batch())
+
+
+@pytest.mark.parametrize("rate", ["null", "0"])
+def test_pixel_noise_head_at_rate_zero_stays_as_it_was(rate):
+    trainer = tiny("model.pixel_noise={channels: 4, layers: 2}", f"optim.pixel_noise_lr={rate}")
+    before = weights(trainer.model)
+    for i in range(2):
+        trainer.training_step(tiny_batch(i))
+    after = weights(trainer.model)
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    head_moved = any(k.startswith("pixel_noise.") for k in moved)
+    assert len(moved) > 1 and head_moved == (rate == "null")

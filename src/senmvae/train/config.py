@@ -45,6 +45,10 @@ class OptimConfig(Config):
     """Adam for the VAE + level predictor and Adam for the discriminator, with the update guards."""
 
     lr: float = 1e-4
+    # The pixel-noise head's own rate (None: ``lr``; 0: the head is kept as it is). It learns
+    # only from its own terms, so its rate does not move the VAE. Fine-tuning on a few small
+    # pairs overfits it (docs/training.md), where 0 keeps the pretrained head.
+    pixel_noise_lr: float | None = None
     betas: tuple[float, ...] = (0.9, 0.999)
     discriminator_lr: float = 1e-4
     discriminator_betas: tuple[float, ...] = (0.9, 0.999)
@@ -59,6 +63,9 @@ class OptimConfig(Config):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"optim.{name} must be a positive finite number, got {value}")
+        value = self.pixel_noise_lr
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ConfigError(f"optim.pixel_noise_lr must be a finite number >= 0 or null, got {value}")
         for name in ("betas", "discriminator_betas"):
             betas = getattr(self, name)
             if len(betas) != 2 or not all(math.isfinite(b) and 0.0 <= b < 1.0 for b in betas):

@@ -117,7 +117,7 @@ class Trainer:
         opt = cfg.optim
         # Share of the time budget (schedule.max_minutes) used so far; the run loop sets it.
         self.time_progress = 0.0
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.lr, betas=tuple(opt.betas))
+        self.optimizer = torch.optim.Adam(self._parameter_groups(), lr=opt.lr, betas=tuple(opt.betas))
         self.scheduler = self._lr_scheduler(self.optimizer)
         self.discriminator_optimizer = self.discriminator_scheduler = None
         if self.discriminator is not None:
@@ -151,6 +151,18 @@ class Trainer:
         self._generator = torch.Generator(device=self.device)
 
     # ------------------------------------------------------------------ helpers
+    def _parameter_groups(self) -> list[dict]:
+        """One group, or two when the pixel-noise head has its own rate (``optim.pixel_noise_lr``;
+        at 0 Adam's update of the head is exactly zero)."""
+        rate = self.cfg.optim.pixel_noise_lr
+        if rate is None or self.model.pixel_noise is None:
+            return [{"params": list(self.model.parameters())}]
+        named = list(self.model.named_parameters())
+        return [
+            {"params": [p for n, p in named if not n.startswith("pixel_noise.")]},
+            {"params": [p for n, p in named if n.startswith("pixel_noise.")], "lr": rate},
+        ]
+
     def _lr_scheduler(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
         sched = self.cfg.schedule
         if sched.lr_schedule == "multistep":
