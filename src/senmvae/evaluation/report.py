@@ -97,7 +97,7 @@ def write_report(path: Path, data: ReportData) -> Path:
 
 # --------------------------------------------------------------------------- page and header
 def _page(header: str, sections: list[Section]) -> str:
-    body = "\n".join(f'<section id="{s.anchor}">\n<h2>{_esc(s.title)}</h2>\n{s.body}\n</section>' for s in sections)
+    body = "\n".join(f'<section id="{s.anchor}">\n<h2>{esc_html(s.title)}</h2>\n{s.body}\n</section>' for s in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>SeNM-VAE benchmark report</title>\n"
@@ -115,16 +115,16 @@ def _header(data: ReportData, sections: list[Section]) -> str:
         "<h1>SeNM-VAE benchmark report</h1>",
         f'<p class="sub">Written {written}.</p>',
         "<p>Noise models compared: "
-        + (", ".join(f"<strong>{_esc(n)}</strong>" for n in compared) or "<em>none listed</em>")
+        + (", ".join(f"<strong>{esc_html(n)}</strong>" for n in compared) or "<em>none listed</em>")
         + "."
         + (
-            " Reference rows (not ranked): " + ", ".join(f"<em>{_esc(n)}</em>" for n in references) + "."
+            " Reference rows (not ranked): " + ", ".join(f"<em>{esc_html(n)}</em>" for n in references) + "."
             if references
             else ""
         )
         + "</p>",
         _validity_banner(results.get("downstream") or {}),
-        "<nav>" + "".join(f'<a href="#{s.anchor}">{_esc(s.title)}</a>' for s in sections) + "</nav>",
+        "<nav>" + "".join(f'<a href="#{s.anchor}">{esc_html(s.title)}</a>' for s in sections) + "</nav>",
     ]
     scalars = {k: v for k, v in results.items() if k not in ("models", "downstream") and not isinstance(v, dict)}
     config = results.get("config")
@@ -132,15 +132,15 @@ def _header(data: ReportData, sections: list[Section]) -> str:
     scalars.update({f"config.{k}": v for k, v in flat_config.items() if "budget" in k})
     blocks = []
     if scalars:
-        blocks.append(_kv_block("run", scalars))
+        blocks.append(kv_block("run", scalars))
     for key in ("timing", *(k for k in results if k not in ("models", "downstream", "timing", "config"))):
         if isinstance(results.get(key), dict) and results[key]:
-            blocks.append(_kv_block(key, results[key], durations=key == "timing"))
+            blocks.append(kv_block(key, results[key], durations=key == "timing"))
     downstream_extra = {
         k: v for k, v in (results.get("downstream") or {}).items() if k not in ("valid", "real_gain_db", "min_gain_db")
     }
     if downstream_extra:
-        blocks.append(_kv_block("downstream", downstream_extra))
+        blocks.append(kv_block("downstream", downstream_extra))
     if blocks:
         parts.append('<div class="kv-blocks">' + "".join(blocks) + "</div>")
     if flat_config:
@@ -164,24 +164,25 @@ def _validity_banner(downstream: dict) -> str:
     if valid is False:
         return (
             '<div class="banner invalid"><strong>Downstream comparison invalid.</strong> The DnCNN trained on '
-            f"real pairs gains only {_esc(gain_text)} over the noisy input, less than the "
-            f"{_esc(_format_scalar(needed))} dB needed: the denoisers are not trained well enough for their "
+            f"real pairs gains only {esc_html(gain_text)} over the noisy input, less than the "
+            f"{esc_html(_format_scalar(needed))} dB needed: the denoisers are not trained well enough for their "
             "PSNR/SSIM to rank the noise models. The noise-realism metrics are not affected.</div>"
         )
     if valid is True:
         return (
             '<div class="banner valid"><strong>Downstream comparison valid.</strong> The DnCNN trained on real '
-            f"pairs gains {_esc(gain_text)} over the noisy input (at least {_esc(_format_scalar(needed))} dB "
+            f"pairs gains {esc_html(gain_text)} over the noisy input (at least {esc_html(_format_scalar(needed))} dB "
             "needed).</div>"
         )
     return (
         '<div class="banner unknown"><strong>Downstream validity not stated.</strong> The DnCNN trained on real '
-        f"pairs gains {_esc(gain_text)} over the noisy input.</div>"
+        f"pairs gains {esc_html(gain_text)} over the noisy input.</div>"
     )
 
 
-def _kv_block(title: str, values: dict, durations: bool = False) -> str:
-    return f"<div><h3>{_esc(title)}</h3>{_kv_table(_flatten(values), durations)}</div>"
+def kv_block(title: str, values: dict, durations: bool = False) -> str:
+    """A titled two-column table of ``values`` (nested dicts flattened; seconds shown as durations)."""
+    return f"<div><h3>{esc_html(title)}</h3>{_kv_table(_flatten(values), durations)}</div>"
 
 
 def _kv_table(values: dict, durations: bool = False) -> str:
@@ -190,7 +191,7 @@ def _kv_table(values: dict, durations: bool = False) -> str:
         text = _format_scalar(value)
         if durations and _is_number(value) and key.endswith(("_s", "_seconds")) and abs(value) >= 60:
             text += f" ({_duration(float(value))})"
-        rows.append(f"<tr><th>{_esc(key)}</th><td>{_esc(text)}</td></tr>")
+        rows.append(f"<tr><th>{esc_html(key)}</th><td>{esc_html(text)}</td></tr>")
     return '<table class="kv">' + "".join(rows) + "</table>"
 
 
@@ -221,7 +222,7 @@ def _results_section(data: ReportData) -> Section:
     section = Section("results", "Results", "")
     models = _models_table(data.results)
     if not models:
-        section.body = _note("No per-model results in results['models'].")
+        section.body = note_paragraph("No per-model results in results['models'].")
         return section
     names = [n for n in _ordered(data.model_order, models) if n not in REFERENCE_ROWS]
     names += [n for n in REFERENCE_ROWS if n in models]
@@ -230,25 +231,25 @@ def _results_section(data: ReportData) -> Section:
 
     header = (
         '<tr><th class="model">model</th>'
-        + "".join(f'<th title="{_esc(_direction_text(m))}">{_breakable(m)}{_arrow(m)}</th>' for m in metric_names)
+        + "".join(f'<th title="{esc_html(_direction_text(m))}">{_breakable(m)}{_arrow(m)}</th>' for m in metric_names)
         + "</tr>"
     )
     columns = {m: [models[n].get(m) for n in names] for m in metric_names}
     best = {m: _best_rows(m, names, columns[m]) for m in metric_names}
-    formats = {m: _column_formatter(columns[m]) for m in metric_names}
+    formats = {m: column_formatter(columns[m]) for m in metric_names}
     rows = []
     for i, name in enumerate(names):
         cells = []
         for m in metric_names:
-            text = _esc(formats[m](columns[m][i]))
+            text = esc_html(formats[m](columns[m][i]))
             cells.append(f'<td class="num">{f"<strong>{text}</strong>" if i in best[m] else text}</td>')
         css = ' class="reference"' if name in REFERENCE_ROWS else ""
-        rows.append(f'<tr{css}><th class="model">{_esc(name)}</th>{"".join(cells)}</tr>')
+        rows.append(f'<tr{css}><th class="model">{esc_html(name)}</th>{"".join(cells)}</tr>')
     table = f'<div class="scroll"><table class="results" id="results-table">{header}{"".join(rows)}</table></div>'
 
     legend = [
-        f"<li><code>{_esc(m)}</code>{_arrow(m)} {_esc(_direction_text(m))}"
-        + (f"; comparable to: {_esc(METRICS[m].comparable_to)}" if m in METRICS else "")
+        f"<li><code>{esc_html(m)}</code>{_arrow(m)} {esc_html(_direction_text(m))}"
+        + (f"; comparable to: {esc_html(METRICS[m].comparable_to)}" if m in METRICS else "")
         + "</li>"
         for m in metric_names
     ]
@@ -264,7 +265,7 @@ def _results_section(data: ReportData) -> Section:
         + ".</p>"
     )
     if (data.results.get("downstream") or {}).get("valid") is False:
-        explanation += _note(
+        explanation += note_paragraph(
             "psnr and ssim come from the denoisers, whose comparison is invalid (see the banner above)."
         )
     section.body = table + explanation + '<ul class="legend">' + "".join(legend) + "</ul>"
@@ -286,24 +287,24 @@ def _direction_text(metric: str) -> str:
 def _best_rows(metric: str, names: Sequence[str], values: Sequence[object]) -> set[int]:
     if metric not in METRICS:
         return set()
-    ranked = {i: float(v) for i, (n, v) in enumerate(zip(names, values)) if n not in REFERENCE_ROWS and _is_finite(v)}
+    ranked = {i: float(v) for i, (n, v) in enumerate(zip(names, values)) if n not in REFERENCE_ROWS and is_finite(v)}
     if not ranked:
         return set()
     best = (max if METRICS[metric].higher_is_better else min)(ranked.values())
     return {i for i, v in ranked.items() if v == best}
 
 
-def _column_formatter(values: Sequence[object]) -> Callable[[object], str]:
+def column_formatter(values: Sequence[object]) -> Callable[[object], str]:
     """One number format per column: about four significant digits of its largest value."""
-    finite = [abs(float(v)) for v in values if _is_finite(v)]
+    finite = [abs(float(v)) for v in values if is_finite(v)]
     if not finite or all(v.is_integer() for v in finite):
         decimals = 0
     else:
         largest = max(finite)
         if largest < 1e-3:
-            return lambda v: f"{float(v):.2e}" if _is_finite(v) else _format_scalar(v)
+            return lambda v: f"{float(v):.2e}" if is_finite(v) else _format_scalar(v)
         decimals = min(5, max(0, 3 - math.floor(math.log10(largest))))
-    return lambda v: f"{float(v):.{decimals}f}" if _is_finite(v) else _format_scalar(v)
+    return lambda v: f"{float(v):.{decimals}f}" if is_finite(v) else _format_scalar(v)
 
 
 # --------------------------------------------------------------------------- image grids
@@ -323,36 +324,36 @@ def _crops_section(data: ReportData) -> Section:
     section = Section("crops", "Noisy images at the same crops", "")
     crops = data.crops
     if "clean" not in crops:
-        section.body = _note("No image crops in this report.")
+        section.body = note_paragraph("No image crops in this report.")
         return section
     models = [n for n in _ordered(data.model_order, crops) if n not in ("clean", "real")]
     columns = [("clean", crops["clean"])]
     if "real" in crops:
         columns.append(("real noisy", crops["real"]))
     columns += [(n, crops[n]) for n in models]
-    parts = [_image_grid(columns)]
+    parts = [image_grid(columns)]
 
     noise_columns = [(n, crops[n]) for n in (["real"] if "real" in crops else []) + models]
     if noise_columns:
         clean = np.asarray(crops["clean"], dtype=np.float64)
         reference = np.asarray(crops["real"] if "real" in crops else noise_columns[0][1], dtype=np.float64) - clean
-        gain = _noise_gain(float(np.std(reference)))
+        gain = noise_gain(float(np.std(reference)))
         noise = [(name, np.asarray(noisy, dtype=np.float64) - clean) for name, noisy in noise_columns]
         captions = [[f"σ {np.std(n[k]):.4f}" for k in range(len(n))] for _, n in noise]
         parts.append(
             f"<h3>Noise (noisy − clean) × {gain}, around 0.5 gray</h3>"
             f'<p class="legend">Same scale for every column: mid gray is zero noise, ±{0.5 / gain:.3f} on the '
             "[0, 1] scale reaches black/white (clipped beyond). σ: noise std of the crop.</p>"
-            + _image_grid([(name, 0.5 + gain * n) for name, n in noise], captions)
+            + image_grid([(name, 0.5 + gain * n) for name, n in noise], captions)
         )
     missing = [n for n in data.model_order if n not in crops and n not in REFERENCE_ROWS]
     if missing:
-        parts.append(_note("No crops for: " + ", ".join(missing) + "."))
+        parts.append(note_paragraph("No crops for: " + ", ".join(missing) + "."))
     section.body = "\n".join(parts)
     return section
 
 
-def _noise_gain(real_std: float) -> int:
+def noise_gain(real_std: float) -> int:
     """Largest listed gain that keeps ±3 std of the reference noise inside [0, 1]."""
     if not real_std > 0:
         return 5
@@ -365,7 +366,7 @@ def _denoised_section(data: ReportData) -> Section:
     denoised = data.denoised
     models = [n for n in _ordered(data.model_order, denoised) if n != "noisy_input"]
     if not models:
-        section.body = _note("No denoised crops in this report.")
+        section.body = note_paragraph("No denoised crops in this report.")
         return section
     columns = []
     if "noisy_input" in denoised:
@@ -386,11 +387,11 @@ def _denoised_section(data: ReportData) -> Section:
         text += ", the clean crop. Captions: PSNR of the crop against the clean crop (data range 1)."
     else:
         text += ". No clean crops: no PSNR captions."
-    section.body = f'<p class="legend">{_esc(text)}</p>' + _image_grid(columns, captions)
+    section.body = f'<p class="legend">{esc_html(text)}</p>' + image_grid(columns, captions)
     return section
 
 
-def _image_grid(columns: list[tuple[str, np.ndarray]], captions: list[list[str]] | None = None) -> str:
+def image_grid(columns: list[tuple[str, np.ndarray]], captions: list[list[str]] | None = None) -> str:
     """Rows = crops, one column per (title, (K, h, w, 3) array); captions[column][row] under each image."""
     count, h, w = np.shape(columns[0][1])[:3]
     scale = max(1, GRID_WIDTH_PX // (len(columns) * (w + 6)))
@@ -403,10 +404,10 @@ def _image_grid(columns: list[tuple[str, np.ndarray]], captions: list[list[str]]
     for k in range(count):
         cells = []
         for c, (title, images) in enumerate(columns):
-            alt = _esc(f"crop {k + 1}, {title}")
+            alt = esc_html(f"crop {k + 1}, {title}")
             image = f'<img src="{_png_of_array(images[k])}" width="{w * scale}" height="{h * scale}" alt="{alt}">'
             caption = captions[c][k] if captions else ""
-            cells.append(f"<td>{image}" + (f'<div class="cap">{_esc(caption)}</div>' if caption else "") + "</td>")
+            cells.append(f"<td>{image}" + (f'<div class="cap">{esc_html(caption)}</div>' if caption else "") + "</td>")
         rows.append(f'<tr><th class="row">crop {k + 1}</th>{"".join(cells)}</tr>')
     note = f'<p class="legend">Crops shown at {scale}× their pixels ({w}×{h} px each).</p>' if count else ""
     return f'<div class="scroll"><table class="grid">{header}{"".join(rows)}</table></div>{note}'
@@ -424,7 +425,7 @@ def _nlf_section(data: ReportData) -> Section:
     section = Section("nlf", "Noise level function", "")
     names = _curve_names(data, data.nlf)
     if not names:
-        section.body = _note("No noise level functions in this report.")
+        section.body = note_paragraph("No noise level functions in this report.")
         return section
     colors = _colors(data)
     fig = _figure_with_legend_room(names)
@@ -452,12 +453,12 @@ def _noise_distribution_section(data: ReportData) -> Section:
     if names:
         parts.append(_histogram_figure(data, names))
     else:
-        parts.append(_note("No noise samples in this report: no histograms."))
+        parts.append(note_paragraph("No noise samples in this report: no histograms."))
     names = _curve_names(data, data.nps)
     if names:
         parts.append(_spectrum_figure(data, names))
     else:
-        parts.append(_note("No noise power spectra in this report."))
+        parts.append(note_paragraph("No noise power spectra in this report."))
     section.body = "\n".join(parts)
     return section
 
@@ -467,7 +468,7 @@ def _histogram_figure(data: ReportData, names: list[str]) -> str:
     samples = {n: s[np.isfinite(s)] for n, s in samples.items()}
     spread = {n: float(np.percentile(np.abs(s), 99.9)) for n, s in samples.items() if s.size}
     if not spread:
-        return _note("The noise samples are empty: no histograms.")
+        return note_paragraph("The noise samples are empty: no histograms.")
     # The real noise sets the range (a wild model must not squash it); 8-bit steps stay whole bins.
     limit = 1.5 * spread["real"] if "real" in spread else max(spread.values())
     limit = max(limit, 2.0 / 255.0)
@@ -571,7 +572,7 @@ def _level_section(data: ReportData) -> Section:
     control = data.results.get("level_control") or {}
     names = [n for n in _ordered(data.model_order, control) if n not in REFERENCE_ROWS]
     if not names:
-        section.body = _note("No per-image noise levels in this report.")
+        section.body = note_paragraph("No per-image noise levels in this report.")
         return section
     colors = _colors(data)
     fig = _figure_with_legend_room(names)
@@ -598,7 +599,7 @@ def _level_section(data: ReportData) -> Section:
         asked = np.asarray(control[name]["asked"])
         ratio = np.asarray(control[name]["produced"]) / np.maximum(asked, 1e-12)
         within = float(np.mean(np.abs(ratio - 1.0) <= 0.15))
-        rows.append(f"<tr><td>{_esc(name)}</td><td>{np.median(ratio):.3f}</td><td>{100 * within:.0f} %</td></tr>")
+        rows.append(f"<tr><td>{esc_html(name)}</td><td>{np.median(ratio):.3f}</td><td>{100 * within:.0f} %</td></tr>")
     table = (
         "<table><tr><th>model</th><th>median produced / asked</th><th>images within 15 %</th></tr>"
         + "".join(rows) + "</table>"
@@ -615,18 +616,19 @@ def _level_section(data: ReportData) -> Section:
 def _curves_section(data: ReportData) -> Section:
     section = Section("curves", "Training curves", "")
     if not data.curves:
-        section.body = _note("No training curves in this report.")
+        section.body = note_paragraph("No training curves in this report.")
         return section
     runs = sorted(data.curves, key=lambda name: not name.startswith("senmvae"))  # stable: SeNM-VAE runs first
     parts = []
     for run in runs:
-        figure = _curve_figure(run, data.curves[run])
-        parts.append(f"<h3>{_esc(run)}</h3>" + (figure or _note(f"No logged values for {run}.")))
+        figure = curve_figure(run, data.curves[run])
+        parts.append(f"<h3>{esc_html(run)}</h3>" + (figure or note_paragraph(f"No logged values for {run}.")))
     section.body = "\n".join(parts)
     return section
 
 
-def _curve_figure(run: str, curves: dict[str, Iterable[float]]) -> str | None:
+def curve_figure(run: str, curves: dict[str, Iterable[float]]) -> str | None:
+    """A training-curve figure of one run (series against ``curves["step"]``), or None when nothing is finite."""
     series = {k: np.asarray(list(v), dtype=np.float64) for k, v in curves.items() if k != "step"}
     series = {k: v for k, v in series.items() if np.isfinite(v).any()}
     if not series:
@@ -658,7 +660,7 @@ def _ordered(order: Sequence[str], available: Iterable[str]) -> list[str]:
 def _img_of_figure(fig: Figure, alt: str) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-    return f'<img class="figure" src="{_data_uri(buffer.getvalue())}" alt="{_esc(alt)}">'
+    return f'<img class="figure" src="{_data_uri(buffer.getvalue())}" alt="{esc_html(alt)}">'
 
 
 def _data_uri(png: bytes) -> str:
@@ -667,14 +669,16 @@ def _data_uri(png: bytes) -> str:
 
 def _breakable(name: str) -> str:
     """Escaped name that may wrap after its underscores (long metric and model names in narrow headers)."""
-    return "_<wbr>".join(_esc(part) for part in name.split("_"))
+    return "_<wbr>".join(esc_html(part) for part in name.split("_"))
 
 
-def _note(text: str) -> str:
-    return f'<p class="note">{_esc(text)}</p>'
+def note_paragraph(text: str) -> str:
+    """The one-line note that stands in for a section whose inputs are missing."""
+    return f'<p class="note">{esc_html(text)}</p>'
 
 
-def _esc(text: object) -> str:
+def esc_html(text: object) -> str:
+    """``text`` escaped for HTML text and attribute values."""
     return html.escape(str(text), quote=True)
 
 
@@ -682,7 +686,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-def _is_finite(value: object) -> bool:
+def is_finite(value: object) -> bool:
+    """A real number that is not NaN or infinite (bools and strings are not numbers)."""
     return _is_number(value) and math.isfinite(float(value))
 
 

@@ -17,14 +17,14 @@ import numpy as np
 from senmvae.atomic import write_text_atomic
 from senmvae.evaluation.report import (
     STYLE,
-    _column_formatter,
-    _curve_figure,
-    _esc,
-    _image_grid,
-    _is_finite,
-    _kv_block,
-    _noise_gain,
-    _note,
+    column_formatter,
+    curve_figure,
+    esc_html,
+    image_grid,
+    is_finite,
+    kv_block,
+    noise_gain,
+    note_paragraph,
 )
 
 # metric: (higher is better, meaning); metrics listed with None are shown but not ranked
@@ -80,17 +80,17 @@ def write_sr_report(path: Path, data: SRReportData) -> Path:
         f'<p class="sub">Written {written}. Which degradation model trains the best SR network?</p>'
         + banner
         + "<nav>"
-        + "".join(f'<a href="#{anchor}">{_esc(title)}</a>' for anchor, title, _ in sections)
+        + "".join(f'<a href="#{anchor}">{esc_html(title)}</a>' for anchor, title, _ in sections)
         + "</nav>"
         + '<div class="kv-blocks">'
         + "".join(
-            _kv_block(key, data.results[key], durations=key == "timing")
+            kv_block(key, data.results[key], durations=key == "timing")
             for key in ("verdict", "data", "degradations", "runs", "timing")
             if data.results.get(key)
         )
         + "</div>"
     )
-    body = "\n".join(f'<section id="{a}">\n<h2>{_esc(t)}</h2>\n{b}\n</section>' for a, t, b in sections)
+    body = "\n".join(f'<section id="{a}">\n<h2>{esc_html(t)}</h2>\n{b}\n</section>' for a, t, b in sections)
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>SeNM-VAE SR benchmark report</title>\n"
@@ -105,7 +105,7 @@ def _results(results: dict) -> str:
     metrics = [m for m in SR_METRICS if any(m in models[n] for n in order)]
     header = (
         '<tr><th class="model">degradation model</th>'
-        + "".join(f'<th title="{_esc(SR_METRICS[m][1])}">{_esc(m)}{_arrow(m)}</th>' for m in metrics)
+        + "".join(f'<th title="{esc_html(SR_METRICS[m][1])}">{esc_html(m)}{_arrow(m)}</th>' for m in metrics)
         + "</tr>"
     )
     rows = []
@@ -113,12 +113,12 @@ def _results(results: dict) -> str:
         cells = []
         for m in metrics:
             column = [models[n].get(m) for n in order]
-            text = _esc(_column_formatter(column)(models[name].get(m)))
+            text = esc_html(column_formatter(column)(models[name].get(m)))
             best = _is_best(m, name, order, models)
             cells.append(f'<td class="num">{f"<strong>{text}</strong>" if best else text}</td>')
         css = ' class="reference"' if name in REFERENCE_ROWS else ""
-        rows.append(f'<tr{css}><th class="model">{_esc(name)}</th>{"".join(cells)}</tr>')
-    legend = "".join(f"<li><code>{_esc(m)}</code>{_arrow(m)} {_esc(SR_METRICS[m][1])}</li>" for m in metrics)
+        rows.append(f'<tr{css}><th class="model">{esc_html(name)}</th>{"".join(cells)}</tr>')
+    legend = "".join(f"<li><code>{esc_html(m)}</code>{_arrow(m)} {esc_html(SR_METRICS[m][1])}</li>" for m in metrics)
     return (
         f'<div class="scroll"><table class="results">{header}{"".join(rows)}</table></div>'
         '<p class="legend"><strong>Bold</strong>: best of each ranked column among the degradation models; '
@@ -136,7 +136,7 @@ def _arrow(metric: str) -> str:
 
 def _is_best(metric: str, name: str, order: list[str], models: dict) -> bool:
     better = SR_METRICS[metric][0]
-    ranked = {n: models[n][metric] for n in order if n not in REFERENCE_ROWS and _is_finite(models[n].get(metric))}
+    ranked = {n: models[n][metric] for n in order if n not in REFERENCE_ROWS and is_finite(models[n].get(metric))}
     if better is None or name not in ranked:
         return False
     return ranked[name] == (max if better else min)(ranked.values())
@@ -144,13 +144,13 @@ def _is_best(metric: str, name: str, order: list[str], models: dict) -> bool:
 
 def _grid_or_note(columns: dict[str, np.ndarray], legend: str) -> str:
     if not columns:
-        return _note("No crops in this report.")
-    return f'<p class="legend">{_esc(legend)}</p>' + _image_grid(list(columns.items()))
+        return note_paragraph("No crops in this report.")
+    return f'<p class="legend">{esc_html(legend)}</p>' + image_grid(list(columns.items()))
 
 
 def _lr_section(crops: dict[str, np.ndarray]) -> str:
     if "B(HR)" not in crops:
-        return _note("No LR crops in this report.")
+        return note_paragraph("No LR crops in this report.")
     parts = [
         _grid_or_note(
             crops,
@@ -160,10 +160,10 @@ def _lr_section(crops: dict[str, np.ndarray]) -> str:
     ]
     clean = np.asarray(crops["B(HR)"], dtype=np.float64)
     degradations = [(n, np.asarray(c, dtype=np.float64) - clean) for n, c in crops.items() if n != "B(HR)"]
-    gain = _noise_gain(float(np.std(degradations[0][1]))) if degradations else 1
+    gain = noise_gain(float(np.std(degradations[0][1]))) if degradations else 1
     parts.append(
         f"<h3>LR - B(HR) × {gain}, around 0.5 gray</h3>"
-        + _image_grid(
+        + image_grid(
             [(n, 0.5 + gain * d) for n, d in degradations],
             [[f"σ {np.std(d[k]):.4f}" for k in range(len(d))] for _, d in degradations],
         )
@@ -173,9 +173,9 @@ def _lr_section(crops: dict[str, np.ndarray]) -> str:
 
 def training_curves(curves: dict[str, dict[str, list[float]]]) -> str:
     if not curves:
-        return _note("No training curves in this report.")
+        return note_paragraph("No training curves in this report.")
     parts = []
     for run in sorted(curves, key=lambda name: name.startswith("SR")):
-        figure = _curve_figure(run, curves[run])
-        parts.append(f"<h3>{_esc(run)}</h3>" + (figure or _note(f"No logged values for {run}.")))
+        figure = curve_figure(run, curves[run])
+        parts.append(f"<h3>{esc_html(run)}</h3>" + (figure or note_paragraph(f"No logged values for {run}.")))
     return "\n".join(parts)
