@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+import pytest
+from PIL import Image, ImageOps
 
-from senmvae.data.io import image_info, read_image
+from senmvae.data.io import _upright_array, image_info, read_image
 
 ORIENTATION = 0x0112
 
@@ -26,3 +27,28 @@ def test_exif_orientation_is_applied_when_reading_a_jpeg(tmp_path):
     assert np.abs(image - shown).mean() < 0.02  # the red quarter is at the top right, as a viewer shows it
     info = image_info(path)
     assert (info.width, info.height) == (64, 96)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_array_orientation_matches_pillow(orientation):
+    stored = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    img = Image.fromarray(stored)
+    exif = img.getexif()
+    exif[ORIENTATION] = orientation
+    img.info["exif"] = exif.tobytes()
+    shown = np.asarray(ImageOps.exif_transpose(img))
+    np.testing.assert_array_equal(_upright_array(stored, orientation), shown)
+
+
+def test_exif_orientation_is_applied_to_16_bit_tiff(tmp_path):
+    import tifffile
+
+    stored = np.zeros((64, 96, 3), np.uint16)
+    stored[:32, :48] = (65535, 0, 0)
+    path = tmp_path / "camera.tif"
+    tifffile.imwrite(str(path), stored, photometric="rgb", extratags=[(ORIENTATION, "H", 1, 6, True)])
+
+    image = read_image(path)
+
+    np.testing.assert_array_equal(image, np.rot90(stored, k=-1).astype(np.float32) / 65535)
+    assert (image_info(path).width, image_info(path).height) == (64, 96)

@@ -3,8 +3,8 @@
 Every reader in the project goes through :func:`read_image`, which turns any failure into an
 :class:`ImageReadError` naming the file, and every writer through :func:`write_image`, which
 writes atomically (temporary file, fsync, rename) so an interrupted run never leaves a
-truncated image behind. Images read with Pillow are turned upright by their EXIF orientation,
-as image viewers show them.
+truncated image behind. Images are turned upright by their EXIF orientation, as image viewers
+show them (16-bit PNG and TIFF too, which are decoded without Pillow).
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ def _raw_array(path: Path) -> tuple[np.ndarray, str]:
         except Exception as err:  # tifffile raises many types on corrupt data
             raise ImageReadError(f"{path}: cannot decode TIFF ({err}); re-export the image or remove it") from None
         mode = "L" if arr.ndim == 2 else {3: "RGB", 4: "RGBA"}.get(arr.shape[-1], f"{arr.shape[-1]}-channel")
-        return arr, mode
+        return _upright_array(arr, _orientation_of(path)), mode
     if path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
-        return _read_png16(path)
+        arr, mode = _read_png16(path)
+        return _upright_array(arr, _orientation_of(path)), mode
     try:
         with Image.open(path) as im:
             im.load()
@@ -88,6 +89,37 @@ def _upright(im: Image.Image) -> Image.Image:
     if orientation == 1:
         return im  # the common case, without the copy exif_transpose makes
     return ImageOps.exif_transpose(im)
+
+
+def _orientation_of(path: Path) -> int:
+    """The EXIF orientation tag of a file PIL does not decode here (16-bit PNG, TIFF); 1 when absent."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(str(path)) as tif:
+                tag = tif.pages[0].tags.get(EXIF_ORIENTATION)
+                return int(tag.value) if tag is not None else 1
+        with Image.open(path) as im:
+            return int(im.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # damaged metadata: the pixels are still fine, as stored
+        return 1
+
+
+def _upright_array(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """``arr`` (H, W[, C]) as displayed for an EXIF ``orientation`` (the transforms of
+    ``ImageOps.exif_transpose``)."""
+    transforms = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, k=-1),
+        7: lambda a: np.rot90(a, k=2).swapaxes(0, 1),
+        8: lambda a: np.rot90(a, k=1),
+    }
+    transform = transforms.get(orientation)
+    return arr if transform is None else np.ascontiguousarray(transform(arr))
 
 
 def _png_bit_depth(path: Path) -> int | None:
