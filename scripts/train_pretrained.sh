@@ -4,7 +4,8 @@
 #   OMP_NUM_THREADS=1 nohup bash scripts/train_pretrained.sh WORKDIR > WORKDIR.log 2>&1 &
 # Needs ../shared/data (clean photo sets and PolyU). Steps:
 #   1. simulated pairs of the 510 clean photos (camera profiles the demo set does not use);
-#   2. base: the cpu preset from scratch on them (time budget BASE_MINUTES), without the
+#   2. base: the cpu preset from scratch on them (time budget BASE_MINUTES), with the paper's
+#      perceptual and GAN terms (the cpu preset had them then; ADVERSARIAL below), without the
 #      pixel-noise head (the first round had none), then continued from there with the head
 #      (lr 3e-4, BASE_MORE_MINUTES). The shipped base had one more run between these two, 750
 #      steps under an earlier form of the head's loss that this code no longer has (base.md);
@@ -20,6 +21,7 @@ BASE_MORE_MINUTES=${BASE_MORE_MINUTES:-50}
 POLYU_MINUTES=${POLYU_MINUTES:-20}
 SHARED=../shared/data
 PY=.venv/bin/python
+ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
 mkdir -p "$WORK"
 
 $PY - "$WORK/base-sim" "$SHARED/clean" <<'PYTHON'
@@ -31,10 +33,11 @@ PYTHON
 
 .venv/bin/senmvae train --preset cpu --data "$WORK/base-sim" --out "$WORK/base-run" --steps 100000 \
     --set schedule.max_minutes="$BASE_MINUTES" --set schedule.warmup_steps=200 --set validation.pairs=8 \
-    --set logging.every=25 --set model.pixel_noise=null
+    --set logging.every=25 --set model.pixel_noise=null "${ADVERSARIAL[@]}"
 .venv/bin/senmvae train --preset cpu --data "$WORK/base-sim" --out "$WORK/base-more" --steps 100000 \
     --set init.weights="$WORK/base-run" --set schedule.max_minutes="$BASE_MORE_MINUTES" --set optim.lr=3e-4 \
-    --set objective.kl_anneal_steps=0 --set validation.pairs=8 --set validation.every=500 --set logging.every=25
+    --set objective.kl_anneal_steps=0 --set validation.pairs=8 --set validation.every=500 --set logging.every=25 \
+    "${ADVERSARIAL[@]}"
 $PY scripts/export_pretrained.py "$WORK/base-more" base
 
 $PY - "$WORK/polyu-train/manifest.json" "$SHARED/polyu" <<'PYTHON'
