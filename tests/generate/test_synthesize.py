@@ -285,3 +285,23 @@ def test_bad_inputs_are_named(run_dir, clean_dir, tmp_path, capsys):
     assert "inside the input folder" in error("--input", clean_dir, "--output", clean_dir / "noisy")
     assert "not understood" in error("--input", clean_dir, "--output", tmp_path / "o", "--level", "high")
     assert "multiple of 2" in error("--input", clean_dir, "--output", tmp_path / "o", "--tile-size", "65")
+
+
+def test_non_finite_model_output_is_refused_and_finished_images_are_kept(run_dir, clean_dir, tmp_path, monkeypatch):
+    from senmvae.errors import UserError
+    from senmvae.generate.levels import FixedLevel
+    from senmvae.generate.synthesize import synthesize_folder
+
+    model = NoiseModel.load(run_dir)
+    real_sample, calls = model.sample, []
+
+    def sample(clean, **kwargs):
+        calls.append(1)
+        noisy = real_sample(clean, **kwargs)
+        return noisy * float("nan") if len(calls) > 1 else noisy
+
+    monkeypatch.setattr(model, "sample", sample)
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="non-finite values"):
+        synthesize_folder(model, clean_dir, out, level=FixedLevel(0.05), batch_size=1, progress=False)
+    assert len(list(out.glob("*.png"))) == 1

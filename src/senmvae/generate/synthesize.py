@@ -227,6 +227,12 @@ def synthesize_folder(
             generators = [stream_generator(seed, job.image.name, job.sample_index) for job in batch]
             noisy = model.sample(clean, level=policy, generator=generators)
             for job, image in zip(batch, noisy):
+                if not np.isfinite(np.asarray(image)).all():
+                    raise UserError(
+                        f"{job.image.path}: the model gave non-finite values (NaN or inf) for this image, so "
+                        "nothing was written for it; its weights are likely from too early in training or "
+                        "diverged: use a later checkpoint. Images already written are kept; rerun to continue"
+                    )
                 write_image(job.output, image, bits=bits)
             bar.update(len(batch))
 
