@@ -119,3 +119,20 @@ def test_fine_tuning_a_model_without_pixel_head_adds_a_new_one(tmp_path):
     assert kept.keys() == source.state_dict().keys()
     reloaded = load_model(tmp_path / "run" / "model.safetensors")
     assert reloaded.config.pixel_noise == PixelNoiseConfig(channels=4)
+
+
+def test_pixel_noise_rate_zero_keeps_only_a_pretrained_head(tmp_path):
+    from senmvae.model.config import PixelNoiseConfig
+    from senmvae.train.run import initial_model
+
+    tiny = train_preset("tiny").model
+    without_head = save_model(SeNMVAE(tiny), tmp_path / "plain.safetensors")
+    with_head = save_model(SeNMVAE(tiny.replace(pixel_noise=PixelNoiseConfig(4, 2))), tmp_path / "head.safetensors")
+    settings = ["model.pixel_noise={channels: 4, layers: 2}", "optim.pixel_noise_lr=0"]
+
+    def rate(*init):
+        return initial_model(resolve_config("tiny", overrides=[*settings, *init]))[0].optim.pixel_noise_lr
+
+    assert rate(f"init.weights={with_head}") == 0
+    assert rate(f"init.weights={without_head}") is None
+    assert rate() is None

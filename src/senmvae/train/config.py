@@ -45,9 +45,10 @@ class OptimConfig(Config):
     """Adam for the VAE + level predictor and Adam for the discriminator, with the update guards."""
 
     lr: float = 1e-4
-    # The pixel-noise head's own rate (None: ``lr``; 0: the head is kept as it is). It learns
-    # only from its own terms, so its rate does not move the VAE. Fine-tuning on a few small
-    # pairs overfits it (docs/training.md), where 0 keeps the pretrained head.
+    # The pixel-noise head's own rate (None: ``lr``; 0: a pretrained head is kept as it is, a
+    # fresh one still learns at ``lr``). It learns only from its own terms, so its rate does not
+    # move the VAE. Fine-tuning on a few small pairs overfits it (docs/training.md), where 0
+    # keeps the pretrained head.
     pixel_noise_lr: float | None = None
     betas: tuple[float, ...] = (0.9, 0.999)
     discriminator_lr: float = 1e-4

@@ -66,15 +66,18 @@ def _process_for(cfg: TrainConfig) -> tuple[Process, torch.device]:
 
 def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     """The model that ``init.weights`` names (None when training from scratch), and ``cfg``
-    with that model's sizes, so that fine-tuning needs no matching preset."""
-    if cfg.init.weights is None:
-        return cfg, None
-    model = load_model(resolve_model_path(cfg.init.weights), "cpu")
-    sizes = model.config
-    if sizes.pixel_noise is None and cfg.model.pixel_noise is not None:
-        sizes = sizes.replace(pixel_noise=cfg.model.pixel_noise)  # a new head, learned from scratch
-    if cfg.model != sizes:
-        cfg = cfg.merged({"model": sizes.to_dict()})
+    with that model's sizes, so that fine-tuning needs no matching preset. A pixel-noise head
+    that starts fresh (no initial model, or one without a head) learns at ``optim.lr`` even
+    when ``optim.pixel_noise_lr`` is 0, which keeps only a pretrained head."""
+    model = load_model(resolve_model_path(cfg.init.weights), "cpu") if cfg.init.weights is not None else None
+    if model is not None:
+        sizes = model.config
+        if sizes.pixel_noise is None and cfg.model.pixel_noise is not None:
+            sizes = sizes.replace(pixel_noise=cfg.model.pixel_noise)  # a new head, learned from scratch
+        if cfg.model != sizes:
+            cfg = cfg.merged({"model": sizes.to_dict()})
+    if cfg.optim.pixel_noise_lr == 0 and (model is None or model.pixel_noise is None):
+        cfg = cfg.merged({"optim": {"pixel_noise_lr": None}})
     return cfg, model
 
 
