@@ -52,3 +52,26 @@ def test_exif_orientation_is_applied_to_16_bit_tiff(tmp_path):
 
     np.testing.assert_array_equal(image, np.rot90(stored, k=-1).astype(np.float32) / 65535)
     assert (image_info(path).width, image_info(path).height) == (64, 96)
+
+
+def test_exif_orientation_is_applied_to_16_bit_png_with_exif_after_the_pixels(tmp_path):
+    import io
+    import zlib
+
+    import png
+
+    stored = np.zeros((64, 96, 3), np.uint16)
+    stored[:32, :48] = (65535, 0, 0)
+    buffer = io.BytesIO()
+    png.Writer(96, 64, bitdepth=16, greyscale=False).write(buffer, stored.reshape(64, -1))
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    data = exif.tobytes()[len(b"Exif\x00\x00") :]
+    chunk = len(data).to_bytes(4, "big") + b"eXIf" + data + zlib.crc32(b"eXIf" + data).to_bytes(4, "big")
+    encoded = buffer.getvalue()
+    path = tmp_path / "camera.png"
+    path.write_bytes(encoded[:-12] + chunk + encoded[-12:])  # before IEND, after IDAT
+
+    image = read_image(path)
+
+    np.testing.assert_array_equal(image, np.rot90(stored, k=-1).astype(np.float32) / 65535)

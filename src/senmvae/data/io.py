@@ -9,6 +9,7 @@ show them (16-bit PNG and TIFF too, which are decoded without Pillow).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,24 +40,32 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def _tiff_array(path: Path) -> np.ndarray:
+def _tiff_array(path: Path) -> tuple[np.ndarray, int]:
+    """The pixels of a TIFF and its orientation tag (1 when absent or unreadable), from one open."""
     import tifffile
 
-    return tifffile.imread(str(path))
+    with tifffile.TiffFile(str(path)) as tif:
+        arr = tif.asarray()
+        try:
+            tag = tif.pages[0].tags.get(EXIF_ORIENTATION)
+            orientation = int(tag.value) if tag is not None else 1
+        except Exception:  # damaged metadata: the pixels are still fine, as stored
+            orientation = 1
+    return arr, orientation
 
 
 def _raw_array(path: Path) -> tuple[np.ndarray, str]:
     """Decode ``path`` to an integer or float array (H, W) or (H, W, C) and its PIL-like mode."""
     if path.suffix.lower() in (".tif", ".tiff"):
         try:
-            arr = _tiff_array(path)
+            arr, orientation = _tiff_array(path)
         except Exception as err:  # tifffile raises many types on corrupt data
             raise ImageReadError(f"{path}: cannot decode TIFF ({err}); re-export the image or remove it") from None
         mode = "L" if arr.ndim == 2 else {3: "RGB", 4: "RGBA"}.get(arr.shape[-1], f"{arr.shape[-1]}-channel")
-        return _upright_array(arr, _orientation_of(path)), mode
+        return _upright_array(arr, orientation), mode
     if path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
         arr, mode = _read_png16(path)
-        return _upright_array(arr, _orientation_of(path)), mode
+        return _upright_array(arr, _png_orientation(path)), mode
     try:
         with Image.open(path) as im:
             im.load()
@@ -91,19 +100,24 @@ def _upright(im: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(im)
 
 
-def _orientation_of(path: Path) -> int:
-    """The EXIF orientation tag of a file PIL does not decode here (16-bit PNG, TIFF); 1 when absent."""
+def _png_orientation(path: Path) -> int:
+    """The orientation in a PNG's eXIf chunk, 1 when absent: a walk over the chunk headers
+    (Pillow would decode the whole image again to find a chunk stored after the pixels)."""
     try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(str(path)) as tif:
-                tag = tif.pages[0].tags.get(EXIF_ORIENTATION)
-                return int(tag.value) if tag is not None else 1
-        with Image.open(path) as im:
-            return int(im.getexif().get(EXIF_ORIENTATION, 1))
+        with open(path, "rb") as fh:
+            fh.seek(8)  # the signature
+            while len(header := fh.read(8)) == 8:
+                length, kind = int.from_bytes(header[:4], "big"), header[4:]
+                if kind == b"eXIf":
+                    exif = Image.Exif()
+                    exif.load(fh.read(length))
+                    return int(exif.get(EXIF_ORIENTATION, 1))
+                if kind == b"IEND":
+                    break
+                fh.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
     except Exception:  # damaged metadata: the pixels are still fine, as stored
-        return 1
+        pass
+    return 1
 
 
 def _upright_array(arr: np.ndarray, orientation: int) -> np.ndarray:
