@@ -57,7 +57,9 @@ class BenchmarkConfig(Config):
     finetune_preset: str = "finetune"  # training preset of the runs that start from init
     from_scratch: bool = True  # with init: also train the from-scratch run
     samplers: tuple[str, ...] = ("paper", "content-exact")  # a row per SeNM-VAE run and sampler
-    validation_fraction: float = 0.25  # share of scenes held out for evaluation when --eval is omitted
+    # share of scenes held out for evaluation when --eval is omitted (None: a quarter, or a third
+    # where every scene is one pair; evaluation.fidelity.held_out_fraction)
+    validation_fraction: float | None = None
     max_eval_pairs: int = 24
     eval_crop: int = 256  # centre crop of every evaluation pair (0: whole images)
     temperature: float = 1.0

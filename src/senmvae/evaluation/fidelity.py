@@ -55,15 +55,33 @@ def centre_crop(image: np.ndarray, size: int, multiple: int) -> np.ndarray:
     return image[top : top + side_h, left : left + side_w]
 
 
+def held_out_fraction(collection: SemiSupervisedSet) -> float:
+    """The share of scenes the benchmark holds out: a quarter where scenes have several pairs
+    (PolyU: 6 of 24 scenes, 21 pairs), a third where each scene is one pair (RENOIR, Nam: 8 of
+    24 or 25), so that at least 8 pairs are scored."""
+    scenes = {pair.scene for pair in collection.paired}
+    return 0.25 if len(collection.paired) >= 2 * len(scenes) else 1 / 3
+
+
 def benchmark_split(
-    data: str | Path | SemiSupervisedSet, paired: int = 10, seed: int = 0, validation: float = 0.25
+    data: str | Path | SemiSupervisedSet, paired: int = 10, seed: int = 0, validation: float | None = None
 ) -> SemiSupervisedSet:
-    """The scene-grouped split ``senmvae benchmark`` trains and evaluates on; a set that is split
-    into domains already (a manifest, a YAML spec, the embedded set) is used as it is."""
+    """The scene-grouped split ``senmvae benchmark`` trains and evaluates on (``validation``:
+    the held-out share of scenes, None: :func:`held_out_fraction`); a set that is split into
+    domains already (a manifest, a YAML spec, the embedded set) is used as it is."""
     collection = data if isinstance(data, SemiSupervisedSet) else load_spec(data)
     if collection.source or collection.target:
         return collection
-    return build_split(collection, paired, seed=seed, validation=validation).dataset
+    fraction = held_out_fraction(collection) if validation is None else validation
+    return build_split(collection, paired, seed=seed, validation=fraction).dataset
+
+
+def training_pairs(data: str | Path) -> list:
+    """Every pair of ``data`` outside the held-out scenes of :func:`benchmark_split` (seed 0):
+    what a shipped model fine-tuned on that set may learn from."""
+    collection = load_spec(data)
+    held = {pair.scene for pair in benchmark_split(collection).validation}
+    return [pair for pair in collection.paired if pair.scene not in held]
 
 
 def held_out_pairs(split: SemiSupervisedSet, crop: int = 256) -> EvalSet:
