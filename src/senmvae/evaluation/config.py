@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from senmvae.config import Config, ConfigError
 from senmvae.downstream import DnCNNConfig
-
-if TYPE_CHECKING:
-    from senmvae.evaluation.sr_config import SRBenchmarkConfig
+from senmvae.evaluation.shared_settings import check_shared_settings
 
 
 @dataclass
@@ -25,21 +22,6 @@ class BudgetShares(Config):
             self.senmvae + self.senmvae_paired_only + self.denoisers > 1.0
         ):
             raise ConfigError("budget shares must be non-negative and add up to at most 1")
-
-
-def check_shared_settings(cfg: BenchmarkConfig | SRBenchmarkConfig) -> None:
-    """The checks of the settings both benchmarks (denoising and SR) have."""
-    if cfg.budget_minutes <= 0:
-        raise ConfigError(f"--budget must be positive minutes, got {cfg.budget_minutes}")
-    if cfg.paired < 1:
-        raise ConfigError(f"--paired must be at least 1, got {cfg.paired}")
-    if bool(cfg.lpips_backbone) != bool(cfg.lpips_linear):
-        raise ConfigError("LPIPS needs both lpips_backbone and lpips_linear weight files")
-    from senmvae.generate.noise_model import SAMPLERS
-
-    unknown = [s for s in cfg.samplers if s not in SAMPLERS]
-    if unknown or not cfg.samplers:
-        raise ConfigError(f"samplers must be some of {', '.join(SAMPLERS)}, got {list(cfg.samplers)}")
 
 
 @dataclass

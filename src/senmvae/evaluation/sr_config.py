@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from senmvae.config import Config, ConfigError
 from senmvae.downstream.sr.train import SRTrainConfig
-from senmvae.evaluation.config import check_shared_settings
+from senmvae.evaluation.shared_settings import check_shared_settings
 
 
 @dataclass
