@@ -37,6 +37,13 @@ from senmvae.metrics.noise_stats import (
     noise_level_function,
     noise_power_spectrum,
 )
+from senmvae.metrics.structure import (
+    NoiseStructure,
+    compare_structure,
+    noise_structure,
+    spectrum_distance,
+    structure_metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ METRICS = {
             "fid_inception", False, "published FID with the pytorch-fid / TF Inception protocol on the same sets"
         ),
         MetricInfo("lpips_alex", False, "LPIPS v0.1 AlexNet numbers"),
+        MetricInfo(
+            "spectrum_distance", False, "only other runs of this project (16 normalised rings, mean |log ratio|)"
+        ),
     )
 }
 
@@ -91,8 +101,10 @@ __all__ = [
     "MetricInputError",
     "NoiseLevelFunction",
     "NoisePowerSpectrum",
+    "NoiseStructure",
     "akld_danet",
     "akld_reverse",
+    "compare_structure",
     "effnet_lite0_statistics",
     "extract_features",
     "fd_effnet_lite0",
@@ -106,6 +118,9 @@ __all__ = [
     "lpips_alex",
     "noise_level_function",
     "noise_power_spectrum",
+    "noise_structure",
     "psnr",
+    "spectrum_distance",
     "ssim",
+    "structure_metrics",
 ]
