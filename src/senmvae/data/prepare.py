@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.io import write_image
@@ -27,6 +26,7 @@ from senmvae.data.refs import FileImage, ImageRef, Pair, pair_from_entry, ref_fr
 from senmvae.data.spec import MANIFEST_NAME
 from senmvae.data.validate import validate
 from senmvae.errors import UserError
+from senmvae.progress import progress_bar
 
 PROGRESS_NAME = "progress.jsonl"
 
@@ -97,7 +97,10 @@ def prepare_patches(
     items += [("target", r) for r in usable.target]
     result = SemiSupervisedSet(validation=usable.validation)
     where = str(progress_path)
-    with progress_path.open("a") as log, tqdm(items, desc="cutting patches", unit="img", disable=not progress) as bar:
+    with (
+        progress_path.open("a") as log,
+        progress_bar(items, desc="cutting patches", unit="img", disable=not progress) as bar,
+    ):
         for domain, item in bar:
             entries = done.get(item.name)
             if entries is None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.io import read_image, write_image
@@ -32,6 +31,7 @@ from senmvae.data.manifest import write_manifest
 from senmvae.data.simulate import Development, preset, random_development, simulate_pair
 from senmvae.errors import UserError
 from senmvae.noise_level import noise_level_of_arrays
+from senmvae.progress import progress_bar
 
 # Profiles the embedded demo set does not use (senmvae.data.embedded.DEMO_PRESETS).
 PRETRAINING_PRESETS = ("canon-eos-m3-iso800", "canon-eos-m3-iso3200", "canon-powershot-g1x-iso3200")
@@ -98,7 +98,7 @@ def build_simulated_pairs(
         ]
     record_path = out / "simulation.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    for name, path in tqdm(photos, desc="simulating pairs", unit="photo", disable=not progress):
+    for name, path in progress_bar(photos, desc="simulating pairs", unit="photo", disable=not progress):
         clean_file, noisy_file = out / "clean" / f"{name}.png", out / "noisy" / f"{name}.png"
         if name in record and clean_file.is_file() and noisy_file.is_file():
             continue

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
-from tqdm import tqdm
 
 from senmvae.atomic import write_text_atomic
 from senmvae.data.embedded import DEMO_PRESETS, PHOTOS, _photo, cache_root
@@ -45,6 +44,7 @@ from senmvae.data.simulate import preset, random_development, simulate_pair
 from senmvae.data.simulated import photo_files
 from senmvae.errors import UserError
 from senmvae.noise_level import noise_level_of_arrays
+from senmvae.progress import progress_bar
 
 VERSION = 1  # bump when the recipe changes, so caches are rebuilt
 VALID_HR = "DIV2K_valid_HR"  # the AIM 2019 name of the validation HR folder
@@ -124,7 +124,7 @@ def build_simulated_sr(
     order = np.random.default_rng(recipe.seed).permutation(len(photos))
     validation = min(recipe.validation, max(2, len(photos) // 3))
     record: dict[str, dict] = {}
-    for rank, index in enumerate(tqdm(order, desc="simulating the SR set", unit="photo", disable=not progress)):
+    for rank, index in enumerate(progress_bar(order, desc="simulating the SR set", unit="photo", disable=not progress)):
         name, where = photos[index]
         hr = _photo(*where) if isinstance(where, tuple) else read_image(where)
         hr = hr[: hr.shape[0] // recipe.scale * recipe.scale, : hr.shape[1] // recipe.scale * recipe.scale]

@@ -12,13 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 from senmvae.data.collection import Action, Problem, SemiSupervisedSet
 from senmvae.data.io import ImageInfo, ImageReadError
 from senmvae.data.refs import ImageRef, Pair
 from senmvae.errors import UserError
 from senmvae.noise_level import noise_level_of_arrays
+from senmvae.progress import progress_bar
 
 log = logging.getLogger("senmvae.data")
 
@@ -162,7 +162,7 @@ def validate(dataset: SemiSupervisedSet, crop: int = 64, *, strict: bool = True,
     stats = {domain: DomainStats() for domain in DOMAINS}
     usable = SemiSupervisedSet(origin=dataset.origin)
     total = 2 * (len(dataset.paired) + len(dataset.validation)) + len(dataset.source) + len(dataset.target)
-    bar = tqdm(total=total, desc="checking images", unit="img", disable=not progress, leave=False)
+    bar = progress_bar(total=total, desc="checking images", unit="img", disable=not progress, leave=False)
 
     def record(domain: str, info: ImageInfo, scene: str) -> None:
         s = stats[domain]

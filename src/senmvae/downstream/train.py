@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from senmvae.downstream.crops import CropSource
 from senmvae.downstream.dncnn import DnCNN, DnCNNConfig
+from senmvae.progress import progress_bar
 
 
 @dataclass
@@ -61,7 +61,7 @@ def run_schedule(
     (any with ``steps``, ``time_budget_s``, ``lr`` and the schedule fields of :func:`lr_factor`)."""
     history = TrainingHistory()
     start, cpu_start = time.perf_counter(), time.process_time()
-    bar = tqdm(range(config.steps), desc=desc, unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(config.steps), desc=desc, unit="step", disable=not progress, leave=False)
     for step in bar:
         elapsed = time.perf_counter() - start
         if config.time_budget_s is not None and elapsed >= config.time_budget_s:

@@ -49,6 +49,7 @@ from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
 from senmvae.model.io import MODEL_FILE
 from senmvae.noise_level import noise_level
+from senmvae.progress import progress_bar
 from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 REAL = "real"
@@ -102,7 +103,7 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
             centre_crop(pair.clean.load(), cfg.eval_crop, multiple),
             centre_crop(pair.noisy.load(), cfg.eval_crop, multiple),
         )
-        for pair in tqdm(eval_pairs, desc="loading evaluation pairs", leave=False)
+        for pair in progress_bar(eval_pairs, desc="loading evaluation pairs", leave=False)
     ]
     shapes = {c.shape for _, c, _ in crops}
     if len(shapes) > 1:  # stack needs one size: crop all to the smallest
@@ -304,7 +305,7 @@ def synthesize_rows(
     each row was asked for."""
     synthetic: dict[str, torch.Tensor] = {}
     asked: dict[str, torch.Tensor] = {}
-    for name in tqdm(rows.order, desc="synthesizing evaluation images", leave=False):
+    for name in progress_bar(rows.order, desc="synthesizing evaluation images", leave=False):
         source = rows.sources[name]
         asked[name] = eval_set.levels
         if name == REAL:
@@ -458,7 +459,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     synthetic, asked = synthesize_rows(cfg, rows, eval_set)
     results = {
         name: noise_metrics(images, eval_set, cfg)
-        for name, images in tqdm(synthetic.items(), desc="noise metrics", leave=False)
+        for name, images in progress_bar(synthetic.items(), desc="noise metrics", leave=False)
     }
     clock.lap("synthesis_and_metrics_s")
 

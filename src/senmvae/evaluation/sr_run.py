@@ -70,6 +70,7 @@ from senmvae.generate import NoiseModel
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
 from senmvae.noise_level import noise_level_of_arrays
+from senmvae.progress import progress_bar
 
 REAL_PAIRS = "real_pairs"
 INTERPOLATION = "bicubic_upsampling"
@@ -185,9 +186,10 @@ def prepare_sr_data(cfg: SRBenchmarkConfig, out: Path, crop: int) -> SRData:
     )
     dataset = validate(dataset, crop).dataset
     eval_pairs = [
-        _eval_pair(p, cfg.scale, cfg.eval_crop) for p in tqdm(dataset.validation, desc="evaluation pairs", leave=False)
+        _eval_pair(p, cfg.scale, cfg.eval_crop)
+        for p in progress_bar(dataset.validation, desc="evaluation pairs", leave=False)
     ]
-    source_hr = [_hr_of(ref, cfg.scale) for ref in tqdm(dataset.source, desc="source HR images", leave=False)]
+    source_hr = [_hr_of(ref, cfg.scale) for ref in progress_bar(dataset.source, desc="source HR images", leave=False)]
     paired_lr_hr, paired_levels = [], []
     for pair in dataset.paired:
         low = pair.noisy.load()
@@ -219,7 +221,7 @@ def build_degradations(cfg: SRBenchmarkConfig, runs: dict[str, Path], data: SRDa
     fitted: dict[str, dict] = {}
     for run, run_dir in runs.items():
         first = NoiseModel.load(run_dir, device=cfg.device)
-        predicted = [first.predict_level(ref.load()) for ref in tqdm(data.dataset.target, desc="target levels")]
+        predicted = [first.predict_level(ref.load()) for ref in progress_bar(data.dataset.target, desc="target levels")]
         policy = ChoiceLevel(tuple(data.paired_levels + predicted), origin="paired std and predicted target std")
         fitted[run] = {
             "paired_level_8bit": round(255 * float(np.mean(data.paired_levels)), 3),
@@ -251,7 +253,7 @@ def synthesize_eval_lr(rows: DegradationRows, eval_pairs: list[EvalPair], seed: 
     """Every degradation model's LR version of each evaluation HR image (SeNM-VAE and the Gaussian at the
     image's true level, the std of its real LR - B(HR)), one seeded stream per (model, image)."""
     synthetic: dict[str, list[np.ndarray]] = {}
-    for name, model in tqdm(rows.models.items(), desc="synthesizing evaluation LR images", leave=False):
+    for name, model in progress_bar(rows.models.items(), desc="synthesizing evaluation LR images", leave=False):
         images = []
         for pair in eval_pairs:
             generator = stream_generator(seed, f"sr/{name}/{pair.name}")
@@ -394,7 +396,7 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
     real_features = metrics.effnet_lite0_statistics([p.low for p in data.eval_pairs]) if cfg.realism_fd else None
     results = {
         name: lr_realism(images, data.eval_pairs, real_features)
-        for name, images in tqdm(synthetic.items(), desc="LR realism", leave=False)
+        for name, images in progress_bar(synthetic.items(), desc="LR realism", leave=False)
     }
     clock.lap("synthesis_and_realism_s")
 

@@ -33,6 +33,7 @@ from senmvae.generate.folders import images_in_folder
 from senmvae.generate.levels import LevelPolicy
 from senmvae.generate.noise_model import NoiseModel
 from senmvae.generate.seeding import stream_generator, stream_seed
+from senmvae.progress import progress_bar
 
 MANIFEST = "pairs.json"
 STATE_DIR = ".synthesize"
@@ -208,7 +209,7 @@ def synthesize_folder(
         for k in range(samples_per_image)
     ]
     todo = jobs if overwrite else [job for job in jobs if not job.output.is_file()]
-    bar = tqdm(
+    bar = progress_bar(
         total=len(jobs),
         initial=len(jobs) - len(todo),
         unit="image",

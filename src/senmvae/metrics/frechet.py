@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 import torch
-from tqdm import tqdm
 
 from senmvae.metrics.images import ImageSet, MetricInputError, iter_images
+from senmvae.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def extract_features(
                 chunks.append(net(torch.cat(pending).to(device, torch.float32)).double().cpu().numpy())
             pending.clear()
 
-    for image in tqdm(iter_images(images), desc=desc, unit="img", disable=not progress):
+    for image in progress_bar(iter_images(images), desc=desc, unit="img", disable=not progress):
         if pending and (image.shape != pending[0].shape or len(pending) >= batch_size):
             flush()
         pending.append(image)

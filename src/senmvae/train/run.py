@@ -36,6 +36,7 @@ from senmvae.device import resolve_device
 from senmvae.errors import UserError
 from senmvae.model.io import MODEL_FILE, load_model, resolve_model_path, save_model
 from senmvae.model.network import SeNMVAE
+from senmvae.progress import progress_bar
 from senmvae.train.checkpoint import (
     BEST_NAME,
     checkpoint_dir,
@@ -246,7 +247,7 @@ def _train(
     if trainer.step == total:  # finished already; the export may predate a kill after the last checkpoint
         _export(trainer, run_dir)
     start_step = trainer.step
-    bar = tqdm(total=total, initial=start_step, disable=not show, unit="step", dynamic_ncols=True)
+    bar = progress_bar(total=total, initial=start_step, disable=not show, unit="step", dynamic_ncols=True)
     window: list[dict[str, float]] = []
     tick = time.perf_counter()
     try:
