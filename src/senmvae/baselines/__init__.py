@@ -1,6 +1,7 @@
 """Baseline noise models behind the :class:`~senmvae.generate.base.NoiseSource` interface."""
 
 from senmvae.baselines.base import BaselineNoiseModel
+from senmvae.baselines.colored import ColoredHeteroscedasticGaussian
 from senmvae.baselines.gaussian import AWGN, HeteroscedasticGaussian
 from senmvae.baselines.io import BASELINES, baseline_from_dict, load_baseline
 from senmvae.baselines.oracle import RealNoiseOracle
@@ -10,6 +11,7 @@ __all__ = [
     "AWGN",
     "BASELINES",
     "BaselineNoiseModel",
+    "ColoredHeteroscedasticGaussian",
     "HeteroscedasticGaussian",
     "RealNoiseOracle",
     "baseline_from_dict",

@@ -106,6 +106,16 @@ class HeteroscedasticGaussian(BaselineNoiseModel):
         b = torch.tensor(self.b, dtype=clean.dtype, device=clean.device).view(1, 3, 1, 1)
         return a * clean.clamp(0.0, 1.0) + b
 
+    def noise_std(self, clean: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+        """Per-pixel noise std ``sqrt(a * clean + b)``, rescaled per image so that the square root of
+        its mean square is ``level`` when one is given."""
+        variance = self.variance(clean)
+        std = variance.sqrt()
+        if level is not None:
+            overall = variance.mean(dim=(1, 2, 3), keepdim=True).sqrt()
+            std = std * per_image(level, clean.shape[0], clean) / overall.clamp_min(1e-12)
+        return std
+
     def sample(
         self,
         clean: torch.Tensor,
@@ -114,11 +124,7 @@ class HeteroscedasticGaussian(BaselineNoiseModel):
         generator: Generator = None,
     ) -> torch.Tensor:
         check_batch(clean)
-        variance = self.variance(clean)
-        std = variance.sqrt()
-        if level is not None:
-            overall = variance.mean(dim=(1, 2, 3), keepdim=True).sqrt()
-            std = std * per_image(level, clean.shape[0], clean) / overall.clamp_min(1e-12)
+        std = self.noise_std(clean, level)
         noisy = clean + temperature * std * standard_normal(clean.shape, clean, generator)
         return noisy.clamp(0.0, 1.0) if self.clip else noisy
 

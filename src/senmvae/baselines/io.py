@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from senmvae.baselines.base import BaselineNoiseModel
+from senmvae.baselines.colored import ColoredHeteroscedasticGaussian
 from senmvae.baselines.gaussian import AWGN, HeteroscedasticGaussian
 from senmvae.baselines.oracle import RealNoiseOracle
 from senmvae.errors import UserError
 
 BASELINES: dict[str, type[BaselineNoiseModel]] = {
-    cls.kind: cls for cls in (AWGN, HeteroscedasticGaussian, RealNoiseOracle)
+    cls.kind: cls for cls in (AWGN, HeteroscedasticGaussian, ColoredHeteroscedasticGaussian, RealNoiseOracle)
 }
 
 
