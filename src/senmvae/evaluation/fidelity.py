@@ -109,7 +109,9 @@ def synthesize_at_true_levels(
 
 
 def fidelity(synthetic: torch.Tensor, pairs: EvalSet) -> dict[str, float]:
-    """Noise std (8-bit), histogram KL, AKLD both ways, and how the produced std follows the asked level."""
+    """Noise std (8-bit), histogram KL, AKLD both ways, how the produced std follows the asked level, and
+    the noise structure (autocorrelation, channel correlation, spectrum, grid; docs/metrics.md) of the
+    synthetic noise beside the real noise's (``<name>_real``)."""
     asked = pairs.levels
     produced = noise_level(synthetic, pairs.clean)
     ratio = produced / asked
@@ -123,4 +125,6 @@ def fidelity(synthetic: torch.Tensor, pairs: EvalSet) -> dict[str, float]:
         "level_ratio_median": float(ratio.median()),
         "level_within_15pct": float(((ratio - 1).abs() <= 0.15).float().mean()),
         "level_correlation": corr,
-    }
+    } | metrics.compare_structure(
+        metrics.noise_structure(synthetic, pairs.clean), metrics.noise_structure(pairs.noisy, pairs.clean)
+    )
