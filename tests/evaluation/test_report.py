@@ -1,5 +1,6 @@
 import base64
 import io
+import math
 import re
 from html.parser import HTMLParser
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from senmvae.evaluation.report import write_report
+from senmvae.evaluation.report import curve_figure, write_report
 from senmvae.evaluation.report_data import ReportData
 from senmvae.metrics import noise_level_function, noise_power_spectrum, psnr
 
@@ -53,6 +54,10 @@ def synthetic_data(valid: bool = True) -> ReportData:
         "timing": {"data_s": 3.2, "total_s": 1830.0},
         "config": {"budget_minutes": 30.0, "shares": {"senmvae": 0.4}},
         "machine": "2 CPU cores",
+        "level_control": {
+            n: {"asked": [0.02, 0.03, 0.04], "real": [0.02, 0.03, 0.04], "produced": [0.021, 0.02875, 0.04125]}
+            for n in MODELS
+        },
     }
     steps = [float(s) for s in range(0, 100, 10)]
     curves = {
@@ -173,13 +178,47 @@ def test_best_value_is_bold_and_references_are_not_ranked(full_report):
     assert bold["noise_std_8bit"] == []  # not a registered metric: no direction
 
 
-def test_header_shows_run_facts_and_valid_banner(full_report):
+def test_header_is_the_verdict_and_run_facts_come_last(full_report):
     _, _, _, page = full_report
     header = page[: page.index("<section")]
     assert 'class="banner valid"' in header and "8 dB" in header
     assert 'class="banner invalid"' not in page and "whose comparison is invalid" not in page
-    assert "total_s" in header and "1830 (30 min 30 s)" in header
-    assert "budget_minutes" in header and "shares.senmvae" in header and "2 CPU cores" in header
+    # the bold cells of the table, grouped by model: senmvae best on psnr and akld_danet, awgn on ssim and kl
+    verdict = re.sub(r"<[^>]+>", "", re.search(r'<p class="verdict">(.*?)</p>', header).group(1))
+    assert verdict.endswith(": senmvae on psnr, akld_danet; awgn on ssim, kl_noise_neca.")
+    assert "total_s" not in header and "budget_minutes" not in header and "<details" not in header
+    run = section(page, "run")
+    assert "total_s" in run and "1830 (30 min 30 s)" in run
+    assert "budget_minutes" in run and "shares.senmvae" in run and "2 CPU cores" in run
+    assert "<details><summary>configuration" in run  # collapsed
+
+
+def test_results_and_pictures_come_before_the_per_image_lists(full_report):
+    _, _, _, page = full_report
+    anchors = re.findall(r'<section id="([^"]+)">', page)
+    assert anchors[:2] == ["results", "crops"] and anchors[-2:] == ["run", "per-image"]
+    assert page.index('id="results-table"') < page.index("<img") < page.index("0.02875")
+    per_image = section(page, "per-image")
+    assert per_image.count("<details>") == 1 and "<details open" not in per_image
+    assert "<code>level_control</code>: 9 lists of up to 3 images" in per_image
+    assert page.count("0.02875") == 3  # each produced list once, in the collapsed section only
+    rows = re.findall(r"<tr><th>(\w+)</th><th>(\w+)</th>((?:<td[^>]*>[^<]*</td>)+)</tr>", per_image)
+    assert [(name, field) for name, field, _ in rows[:3]] == [("senmvae", f) for f in ("asked", "real", "produced")]
+    assert re.findall(r">([^<]+)</td>", rows[2][2]) == ["0.021", "0.02875", "0.04125"]
+
+
+def test_each_curve_term_gets_a_readable_panel(tmp_path):
+    """A term a million times smaller than the total loss still spans most of its own panel's height."""
+    steps = [float(s) for s in range(50)]
+    curves = {"step": steps, "loss": [1000.0 + 10.0 * math.sin(s / 5) for s in steps]}
+    curves["kl_zn"] = [0.001 * (1.0 + s / 50) for s in steps]
+    figure = images_in(curve_figure("run", curves))[0].convert("RGB")
+    pixels = np.asarray(figure).astype(int)
+    blue = np.abs(pixels - np.array([31, 119, 180])).sum(axis=2) < 60  # the term's line (tab:blue)
+    rows = np.flatnonzero(blue.any(axis=1))
+    assert rows.size and rows[-1] - rows[0] > 0.5 * figure.height
+    six_terms = {"step": steps} | {f"term{i}": [float(i + 1)] * 50 for i in range(6)}
+    assert images_in(curve_figure("run", six_terms))[0].height == 2 * images_in(curve_figure("run", curves))[0].height
 
 
 def test_image_counts_per_section(full_report):
@@ -190,9 +229,10 @@ def test_image_counts_per_section(full_report):
     assert len(images_in(section(page, "noise"))) == 2  # histograms, spectra
     assert len(images_in(section(page, "curves"))) == 3
     assert len(images_in(section(page, "denoised"))) == k * (1 + 4 + 1)  # input, 3 models + real, clean
-    assert page.count("<img") == 36
+    assert len(images_in(section(page, "levels"))) == 1
+    assert page.count("<img") == 37
     figures = [im for im in images_in(page) if im.width > 200]
-    assert len(figures) == 6 and all(850 <= im.width <= 950 for im in figures)
+    assert len(figures) == 7 and all(850 <= im.width <= 950 for im in figures)
 
 
 def test_crops_are_shown_at_their_own_pixels(full_report):
@@ -232,6 +272,9 @@ def test_invalid_downstream_banner(tmp_path):
     assert 'class="banner invalid"' in header
     assert "Downstream comparison invalid" in header and "0.4 dB" in header and "less than the 1 dB needed" in header
     assert "whose comparison is invalid" in section(page, "results")
+    verdict = re.sub(r"<[^>]+>", "", re.search(r'<p class="verdict">(.*?)</p>', header).group(1))
+    assert verdict.endswith("(psnr and ssim left out: the downstream comparison is invalid): "
+                            "senmvae on akld_danet; awgn on kl_noise_neca.")  # fmt: skip
 
 
 def test_missing_sections_become_notes(tmp_path):

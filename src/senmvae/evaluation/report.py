@@ -1,5 +1,9 @@
 """The benchmark's report: one self-contained HTML file that reads offline.
 
+It opens with the verdict (downstream validity, the best model of each ranked metric), then the
+results table and the pictures; the run's facts and settings, and the raw per-image lists of
+results.json (collapsed), come last.
+
 Everything is inline: a small stylesheet, image crops as base64 PNG at their own pixels (scaled
 up by whole factors only, so that noise is not resampled), and matplotlib (Agg) figures as
 base64 PNG. A section whose inputs are missing is replaced by a one-line note.
@@ -28,6 +32,8 @@ from senmvae.metrics import METRICS, psnr
 
 # Rows that are references, not competitors: never marked best.
 REFERENCE_ROWS = ("real", "noisy_input")
+# Entries of results.json that hold one value per evaluation image: shown last, collapsed.
+PER_IMAGE_KEYS = ("level_control",)
 DEFAULT_MIN_REAL_GAIN_DB = 1.0
 FIGURE_WIDTH_IN = 9.0
 FIGURE_DPI = 100
@@ -35,6 +41,8 @@ GRID_WIDTH_PX = 1300  # budget for one row of crops; crops are enlarged by whole
 CHANNEL_NAMES = ("R", "G", "B")
 LEGEND_WIDTH_CHARS = 120  # about what fits across a figure below the plots
 NOISE_GAINS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 50)
+CURVE_COLUMNS = 3  # training-curve panels per row
+CURVE_PANEL_HEIGHT_IN = 2.1
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1d1f;
@@ -48,6 +56,7 @@ nav a { margin-right: 1em; }
 .banner.valid { background: #e3f5e6; border: 2px solid #2e8540; color: #1c5128; }
 .banner.unknown { background: #fff4d6; border: 2px solid #c9a227; color: #5c4a0c; }
 .note { color: #666; font-style: italic; }
+.verdict { font-size: 1.05em; }
 table { border-collapse: collapse; }
 table.results td, table.results th { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; }
 table.results td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -89,6 +98,8 @@ def write_report(path: Path, data: ReportData) -> Path:
         _noise_distribution_section(data),
         _curves_section(data),
         _denoised_section(data),
+        _run_section(data),
+        _per_image_section(data),
     ]
     page = _page(_header(data, sections), sections)
     write_text_atomic(target, page)
@@ -106,8 +117,9 @@ def _page(header: str, sections: list[Section]) -> str:
 
 
 def _header(data: ReportData, sections: list[Section]) -> str:
-    results = data.results
-    models = _models_table(results)
+    """Title, the models compared, the verdict (downstream validity and the best model of each ranked metric)
+    and the table of contents; the run's facts and settings follow the pictures (``_run_section``)."""
+    models = _models_table(data.results)
     compared = [n for n in _ordered(data.model_order, models) if n not in REFERENCE_ROWS]
     references = [n for n in REFERENCE_ROWS if n in models]
     written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -123,17 +135,49 @@ def _header(data: ReportData, sections: list[Section]) -> str:
             else ""
         )
         + "</p>",
-        _validity_banner(results.get("downstream") or {}),
+        _validity_banner(data.results.get("downstream") or {}),
+        _verdict(data),
         "<nav>" + "".join(f'<a href="#{s.anchor}">{esc_html(s.title)}</a>' for s in sections) + "</nav>",
     ]
-    scalars = {k: v for k, v in results.items() if k not in ("models", "downstream") and not isinstance(v, dict)}
+    return "\n".join(part for part in parts if part)
+
+
+def _verdict(data: ReportData) -> str:
+    """One paragraph: each noise model that is best on some ranked metric, with those metrics (most wins first).
+    PSNR and SSIM come from the denoisers and are left out when the downstream comparison is invalid."""
+    models = _models_table(data.results)
+    names = [n for n in _ordered(data.model_order, models) if n not in REFERENCE_ROWS]
+    invalid = (data.results.get("downstream") or {}).get("valid") is False
+    left_out = {"psnr", "ssim"} if invalid else set()
+    metrics = [m for m in METRICS if m not in left_out and any(m in models[n] for n in names)]
+    wins: dict[str, list[str]] = {}
+    for metric in metrics:
+        for row in _best_rows(metric, names, [models[n].get(metric) for n in names]):
+            wins.setdefault(names[row], []).append(metric)
+    if not wins:
+        return ""
+    ranked = sorted(wins, key=lambda name: (-len(wins[name]), names.index(name)))
+    text = "; ".join(
+        f"<strong>{esc_html(name)}</strong> on {', '.join(f'<code>{esc_html(m)}</code>' for m in wins[name])}"
+        for name in ranked
+    )
+    note = " (psnr and ssim left out: the downstream comparison is invalid)" if invalid else ""
+    return f'<p class="verdict">Best of each ranked metric among the noise models{note}: {text}.</p>'
+
+
+def _run_section(data: ReportData) -> Section:
+    """The run's facts (scalars, timing, data, runs, downstream details) and its settings, collapsed."""
+    section = Section("run", "Run details", "")
+    results = data.results
+    shown_elsewhere = ("models", "downstream", "config", *PER_IMAGE_KEYS)
+    scalars = {k: v for k, v in results.items() if k not in shown_elsewhere and not isinstance(v, dict)}
     config = results.get("config")
     flat_config = _flatten(config) if isinstance(config, dict) else {}
     scalars.update({f"config.{k}": v for k, v in flat_config.items() if "budget" in k})
     blocks = []
     if scalars:
         blocks.append(kv_block("run", scalars))
-    for key in ("timing", *(k for k in results if k not in ("models", "downstream", "timing", "config"))):
+    for key in ("timing", *(k for k in results if k not in (*shown_elsewhere, "timing"))):
         if isinstance(results.get(key), dict) and results[key]:
             blocks.append(kv_block(key, results[key], durations=key == "timing"))
     downstream_extra = {
@@ -141,17 +185,53 @@ def _header(data: ReportData, sections: list[Section]) -> str:
     }
     if downstream_extra:
         blocks.append(kv_block("downstream", downstream_extra))
-    if blocks:
-        parts.append('<div class="kv-blocks">' + "".join(blocks) + "</div>")
+    parts = ['<div class="kv-blocks">' + "".join(blocks) + "</div>"] if blocks else []
     if flat_config:
         items = list(flat_config.items())
         third = math.ceil(len(items) / 3)
         tables = "".join(_kv_table(dict(items[i : i + third])) for i in range(0, len(items), third))
         parts.append(
-            f"<details open><summary>configuration ({len(items)} settings)</summary>"
+            f"<details><summary>configuration ({len(items)} settings)</summary>"
             f'<div class="kv-blocks">{tables}</div></details>'
         )
-    return "\n".join(parts)
+    section.body = "\n".join(parts) or note_paragraph("No run facts in these results.")
+    return section
+
+
+def _per_image_section(data: ReportData) -> Section:
+    """The raw per-image lists of results.json (``PER_IMAGE_KEYS``), one table per key, collapsed."""
+    section = Section("per-image", "Per-image values", "")
+    tables = []
+    for key in PER_IMAGE_KEYS:
+        per_model = data.results.get(key)
+        if not isinstance(per_model, dict) or not per_model:
+            continue
+        rows = [
+            (name, field, values)
+            for name in _ordered(data.model_order, per_model)
+            if isinstance(per_model[name], dict)
+            for field, values in per_model[name].items()
+            if isinstance(values, list)
+        ]
+        count = max((len(values) for _, _, values in rows), default=0)
+        header = "<tr><th>row</th><th>value</th>" + "".join(f"<th>{i + 1}</th>" for i in range(count)) + "</tr>"
+        body = "".join(
+            f"<tr><th>{esc_html(name)}</th><th>{esc_html(field)}</th>"
+            + "".join(f'<td class="num">{esc_html(_format_scalar(v))}</td>' for v in values)
+            + "</tr>"
+            for name, field, values in rows
+        )
+        tables.append(
+            f"<details><summary><code>{esc_html(key)}</code>: {len(rows)} lists of up to {count} images</summary>"
+            f'<div class="scroll"><table class="results">{header}{body}</table></div></details>'
+        )
+    section.body = (
+        '<p class="legend">The lists behind the plots above, one value per evaluation image (as in results.json).</p>'
+        + "".join(tables)
+        if tables
+        else note_paragraph("No per-image lists in these results.")
+    )
+    return section
 
 
 def _validity_banner(downstream: dict) -> str:
@@ -628,25 +708,34 @@ def _curves_section(data: ReportData) -> Section:
 
 
 def curve_figure(run: str, curves: dict[str, Iterable[float]]) -> str | None:
-    """A training-curve figure of one run (series against ``curves["step"]``), or None when nothing is finite."""
+    """A training-curve figure of one run, or None when nothing is finite: one small panel per series (against
+    ``curves["step"]``) with its own y axis, logarithmic where all its finite values are positive, so that terms
+    of different sizes stay readable; the total ``loss`` first."""
     series = {k: np.asarray(list(v), dtype=np.float64) for k, v in curves.items() if k != "step"}
     series = {k: v for k, v in series.items() if np.isfinite(v).any()}
     if not series:
         return None
+    names = sorted(series, key=lambda name: name != "loss")  # stable: the rest in logged order
     step = np.asarray(list(curves.get("step", [])), dtype=np.float64)
-    fig = Figure(figsize=(FIGURE_WIDTH_IN, 3.0), dpi=FIGURE_DPI, layout="constrained")
-    ax = fig.subplots()
-    for name, values in series.items():
+    columns = min(CURVE_COLUMNS, len(names))
+    rows = math.ceil(len(names) / columns)
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, CURVE_PANEL_HEIGHT_IN * rows), dpi=FIGURE_DPI, layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, name in zip(axes, names):
+        values = series[name]
         x = step[: len(values)] if step.size else np.arange(len(values), dtype=np.float64)
-        ax.plot(x, values[: len(x)], label=name, linewidth=1.2)
-    finite = np.concatenate([v[np.isfinite(v)] for v in series.values()])
-    positive = bool((finite > 0).all())
-    if positive:
-        ax.set_yscale("log")
-    ax.set_xlabel("step" if step.size else "logged row")
-    ax.set_ylabel("value (log)" if positive else "value")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+        ax.plot(x, values[: len(x)], linewidth=1.2, color="black" if name == "loss" else "tab:blue")
+        finite = values[np.isfinite(values)]
+        log = bool((finite > 0).all())
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(name + (" (log)" if log else ""), fontsize="medium")
+        ax.tick_params(labelsize="small")
+        ax.grid(alpha=0.3, which="both")
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    for ax in axes[len(names) - columns : len(names)]:  # the lowest panel of each column
+        ax.set_xlabel("step" if step.size else "logged row", fontsize="small")
     return _img_of_figure(fig, f"training curves of {run}")
 
 

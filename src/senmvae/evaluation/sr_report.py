@@ -1,9 +1,10 @@
 """The SR benchmark's report: one offline HTML file, built from the denoising report's pieces.
 
-Sections: the results table (SR fidelity and LR realism, best of each ranked column in bold),
-LR crops (B(HR), the real LR image, each degradation model's LR image of the same HR crop) with
-their amplified degradation LR - B(HR), SR crops (the LR input, each model's SR output, the HR
-image), and the training curves (SeNM-VAE runs and every SR network).
+The header holds the verdict. Sections: the results table (SR fidelity and LR realism, best of each
+ranked column in bold), LR crops (B(HR), the real LR image, each degradation model's LR image of the
+same HR crop) with their amplified degradation LR - B(HR), SR crops (the LR input, each model's SR
+output, the HR image), the training curves (SeNM-VAE runs and every SR network), and last the run's
+facts (data, degradations, runs, timing).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def write_sr_report(path: Path, data: SRReportData) -> Path:
                                                       "the SR output of the network trained on each degradation "
                                                       "model's pairs, bicubic interpolation, the HR image.")),
         ("curves", "Training curves", training_curves(data.curves)),
+        ("run", "Run details", _run_details(data.results)),
     ]  # fmt: skip
     written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     data_info = data.results.get("data", {})
@@ -79,16 +81,10 @@ def write_sr_report(path: Path, data: SRReportData) -> Path:
         "<h1>Real-world super-resolution benchmark</h1>"
         f'<p class="sub">Written {written}. Which degradation model trains the best SR network?</p>'
         + banner
+        + (kv_block("verdict", data.results["verdict"]) if data.results.get("verdict") else "")
         + "<nav>"
         + "".join(f'<a href="#{anchor}">{esc_html(title)}</a>' for anchor, title, _ in sections)
         + "</nav>"
-        + '<div class="kv-blocks">'
-        + "".join(
-            kv_block(key, data.results[key], durations=key == "timing")
-            for key in ("verdict", "data", "degradations", "runs", "timing")
-            if data.results.get(key)
-        )
-        + "</div>"
     )
     body = "\n".join(f'<section id="{a}">\n<h2>{esc_html(t)}</h2>\n{b}\n</section>' for a, t, b in sections)
     page = (
@@ -97,6 +93,17 @@ def write_sr_report(path: Path, data: SRReportData) -> Path:
         f"<style>{STYLE}</style>\n</head>\n<body>\n{header}\n{body}\n</body>\n</html>\n"
     )
     return write_text_atomic(path, page)
+
+
+def _run_details(results: dict) -> str:
+    blocks = [
+        kv_block(key, results[key], durations=key == "timing")
+        for key in ("data", "degradations", "runs", "timing")
+        if results.get(key)
+    ]
+    if not blocks:
+        return note_paragraph("No run facts in these results.")
+    return '<div class="kv-blocks">' + "".join(blocks) + "</div>"
 
 
 def _results(results: dict) -> str:
