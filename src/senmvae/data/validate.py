@@ -71,12 +71,12 @@ class Report:
 
     def render(self) -> str:
         lines = [
-            f"{'domain':<11}{'count':>7}{'scenes':>8}  {'sizes':<28}{'bits':<8}noise std (8-bit units)",
+            f"{'domain':<11}{'count':>7}{'scenes':>8}  {'sizes':<30}{'bits':<8}noise std (8-bit units)",
         ]
         for domain in DOMAINS:
             s = self.stats[domain]
             lines.append(
-                f"{domain:<11}{s.count:>7}{len(s.scenes):>8}  {s.size_text():<28}{s.depth_text():<8}{s.noise_text()}"
+                f"{domain:<11}{s.count:>7}{len(s.scenes):>8}  {s.size_text():<30}{s.depth_text():<8}{s.noise_text()}"
             )
         labels = {Action.REFUSE: "REFUSED", Action.SKIP: "SKIPPED", Action.NOTE: "NOTE"}
         if self.problems:
