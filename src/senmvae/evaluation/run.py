@@ -5,7 +5,7 @@ Stages, each within its share of the wall-clock budget:
 1. data: split the training collection by scene (N paired, the rest halved into source clean
    and target noisy, a share of scenes held out for evaluation unless ``--eval`` is given);
 2. SeNM-VAE on the split, and the same model on the paired samples alone;
-3. the baselines (AWGN, heteroscedastic Gaussian) fitted on the paired samples, and the real
+3. the baselines (AWGN, heteroscedastic and colored heteroscedastic Gaussian) fitted on the paired samples, and the real
    noise itself (oracle);
 4. noisy versions of every evaluation clean image from each model (SeNM-VAE conditioned on
    each image's true noise std, and separately on the std its level predictor reads off the
@@ -35,10 +35,11 @@ from tqdm import tqdm
 
 from senmvae import metrics
 from senmvae.atomic import write_text_atomic
-from senmvae.baselines import AWGN, HeteroscedasticGaussian, RealNoiseOracle
+from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian, RealNoiseOracle
 from senmvae.data import Pair, SemiSupervisedSet, load_spec, validate, write_manifest
 from senmvae.downstream import MIN_REAL_GAIN_DB, denoise_image, evaluate_denoiser, train_denoiser, training_crops
 from senmvae.errors import UserError
+from senmvae.evaluation.checks import load_metric_weights, require_crop_fits, require_evaluation_pairs
 from senmvae.evaluation.config import BenchmarkConfig
 from senmvae.evaluation.fidelity import EvalSet, benchmark_split, centre_crop, chw, hwc
 from senmvae.evaluation.report import write_report
@@ -50,10 +51,15 @@ from senmvae.generate.seeding import stream_generator
 from senmvae.model.io import MODEL_FILE
 from senmvae.noise_level import noise_level
 from senmvae.progress import progress_bar
+from senmvae.train.config import TrainConfig, train_preset
+from senmvae.train.run import initial_model, start_run
 from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 REAL = "real"
 PREDICTED = "_predicted_level"
+SPLIT_NAME = "split.json"  # the manifest of the split, which the SeNM-VAE runs read
+# The Frechet distance of image features fits a Gaussian (mean and covariance) to each set.
+FEATURE_STATISTICS_PAIRS = 2
 
 
 def _say(message: str) -> None:
@@ -76,6 +82,9 @@ class BenchmarkData:
 
 
 def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> BenchmarkData:
+    """The split (SeNM-VAE training images at least ``crop`` pixels), the evaluation set, and the
+    checks that the denoisers' crop fits their training images and that there are enough
+    evaluation pairs for every metric."""
     collection = load_spec(cfg.train)
     held_out_eval = cfg.eval is None
     if collection.source or collection.target:
@@ -83,9 +92,12 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
     validation = cfg.validation_fraction if held_out_eval else 0.0
     dataset = benchmark_split(collection, cfg.paired, cfg.seed, validation)
     manifest = write_manifest(
-        out / "split.json", dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=cfg.paired
+        out / SPLIT_NAME, dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=cfg.paired
     )
-    dataset = validate(dataset, crop).dataset
+    report = validate(dataset, crop)
+    dataset = report.dataset
+    sizes = [*report.stats["paired"].sizes.elements(), *report.stats["source"].sizes.elements()]
+    require_crop_fits(sizes, cfg.denoiser.crop, "denoiser.crop", "the denoisers' training images (paired and source)")
 
     if held_out_eval:
         eval_pairs, eval_origin = dataset.validation, f"held-out scenes of {cfg.train}"
@@ -97,6 +109,13 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
         if not eval_pairs:
             raise UserError(f"--eval {cfg.eval} holds no (clean, noisy) pairs to evaluate on")
     eval_pairs = sorted(eval_pairs, key=lambda p: p.name)[: cfg.max_eval_pairs]
+    require_evaluation_pairs(
+        len(eval_pairs),
+        FEATURE_STATISTICS_PAIRS,
+        eval_origin,
+        "that the Frechet distance of image features needs",
+        "pass --eval SPEC with more real pairs, hold out more scenes (validation_fraction), or raise max_eval_pairs",
+    )
     crops = [
         (
             pair.name,
@@ -155,19 +174,8 @@ class RunSettings(Protocol):
     train_overrides: tuple[str, ...]
 
 
-def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -> Path:
-    """Train (or reuse a finished) SeNM-VAE run; returns its folder."""
-    from senmvae.train.config import train_preset
-    from senmvae.train.run import start_run
-
-    run_dir = out / "runs" / plan.name
-    if (run_dir / MODEL_FILE).is_file() and (run_dir / "benchmark_done").is_file():
-        _say(f"{plan.name}: reusing the finished run in {run_dir}")
-        return run_dir
-    if run_dir.exists():
-        import shutil
-
-        shutil.rmtree(run_dir)
+def run_config(cfg: RunSettings, plan: RunPlan, train_spec: str) -> TrainConfig:
+    """The training settings of one planned run (before its initial model is read)."""
     overrides = [
         f"data.spec={train_spec}",
         f"seed={cfg.seed}",
@@ -177,10 +185,45 @@ def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -
     ]
     if plan.paired_only:
         overrides.append("data.frequencies=[1.0, 0.0, 0.0]")
-    preset = cfg.finetune_preset if plan.init is not None else cfg.preset
-    train_cfg = train_preset(preset).with_overrides(overrides)
+    train_cfg = train_preset(cfg.finetune_preset if plan.init is not None else cfg.preset).with_overrides(overrides)
     if plan.init is not None:
         train_cfg = train_cfg.merged({"init": {"weights": plan.init}})
+    return train_cfg
+
+
+def checked_run_configs(cfg: RunSettings, plans: list[RunPlan], train_spec: str) -> dict[str, TrainConfig]:
+    """Every planned run's settings as it will train (its initial model read and its sizes
+    taken), so that an unknown preset, a bad override, a missing or unreadable initial model or
+    a crop its model cannot take is refused before any run trains. Each run needs the
+    noise-level predictor: the benchmark reads levels off noisy images with it."""
+    checked = {}
+    for plan in plans:
+        start = f"--init {plan.init}, '{cfg.finetune_preset}' preset" if plan.init else f"'{cfg.preset}' preset"
+        try:
+            train_cfg = initial_model(run_config(cfg, plan, train_spec))[0]
+        except UserError as err:
+            raise UserError(f"the SeNM-VAE run {plan.name} ({start}) cannot start: {err}") from None
+        if train_cfg.model.level_predictor is None:
+            raise UserError(
+                f"the SeNM-VAE run {plan.name} ({start}) would have no noise-level predictor, which the benchmark "
+                "uses to read levels off noisy images; drop model.level_predictor=null from train_overrides"
+            )
+        checked[plan.name] = train_cfg
+    return checked
+
+
+def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -> Path:
+    """Train (or reuse a finished) SeNM-VAE run; returns its folder."""
+    run_dir = out / "runs" / plan.name
+    if (run_dir / MODEL_FILE).is_file() and (run_dir / "benchmark_done").is_file():
+        _say(f"{plan.name}: reusing the finished run in {run_dir}")
+        return run_dir
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)
+    preset = cfg.finetune_preset if plan.init is not None else cfg.preset
+    train_cfg = run_config(cfg, plan, train_spec)
     start = (
         f"fine-tuning {plan.init} ('{preset}' preset)" if plan.init else f"training the '{preset}' preset from scratch"
     )
@@ -231,7 +274,9 @@ def noise_metrics(synthetic: torch.Tensor, eval_set: EvalSet, cfg: BenchmarkConf
         "akld_reverse": float(metrics.akld_reverse(synthetic, real, clean).mean()),
         "fd_effnet_lite0": float(metrics.fd_effnet_lite0(shown, real)),
         "noise_std_8bit": float(noise_level(synthetic, clean).mean() * 255.0),
-    }
+    } | metrics.compare_structure(
+        metrics.noise_structure(synthetic, clean), metrics.noise_structure(real, clean), include_real=False
+    )
 
 
 def _noise_sample(noisy: torch.Tensor, clean: torch.Tensor, count: int = 200_000) -> np.ndarray:
@@ -293,6 +338,7 @@ def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData)
             senmvae_rows.append(sampler_row(run, sampler))
     sources["awgn"] = AWGN.fit(paired_arrays)
     sources["heteroscedastic"] = HeteroscedasticGaussian.fit(paired_arrays)
+    sources["colored_heteroscedastic"] = ColoredHeteroscedasticGaussian.fit(paired_arrays)
     sources[REAL] = RealNoiseOracle.fit(data.oracle_pairs)
     return NoiseRows(sources, senmvae_rows)
 
@@ -436,10 +482,11 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     clock = StageClock()
     budget_s = cfg.budget_minutes * 60.0
 
-    from senmvae.train.config import train_preset
-
-    preset = train_preset(cfg.preset)
-    data = prepare_data(cfg, out, preset.data.crop, preset.model.size_multiple)
+    plans = plan_runs(cfg)
+    run_configs = checked_run_configs(cfg, plans, str(out / SPLIT_NAME)).values()
+    load_metric_weights(cfg.inception_weights, cfg.lpips_backbone, cfg.lpips_linear)
+    crop = max(c.data.crop for c in run_configs)
+    data = prepare_data(cfg, out, crop, math.lcm(*(c.model.size_multiple for c in run_configs)))
     ds, eval_set = data.dataset, data.eval_set
     _say(
         f"split: {len(ds.paired)} paired, {len(ds.source)} source, {len(ds.target)} target; "
@@ -447,14 +494,13 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     )
     clock.lap("data_s")
 
-    plans = plan_runs(cfg)
     runs: dict[str, Path] = {}
     for plan in plans:
         runs[plan.name] = train_senmvae(cfg, plan, data.train_spec, out)
         clock.lap(f"{plan.name}_training_s")
 
     rows = build_rows(cfg, runs, data)
-    for name in ("awgn", "heteroscedastic"):
+    for name in ("awgn", "heteroscedastic", "colored_heteroscedastic"):
         rows.sources[name].save(out / "baselines" / f"{name}.json")
     synthetic, asked = synthesize_rows(cfg, rows, eval_set)
     results = {
@@ -515,6 +561,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         denoised=denoised_crops,
         nlf={name: metrics.noise_level_function(images, eval_set.clean) for name, images in synthetic.items()},
         nps={name: metrics.noise_power_spectrum(images, eval_set.clean) for name, images in synthetic.items()},
+        structure={name: metrics.noise_structure(images, eval_set.clean) for name, images in synthetic.items()},
         noise_samples={name: _noise_sample(images, eval_set.clean) for name, images in synthetic.items()},
         curves={name: training_curves(run_dir) for name, run_dir in runs.items()} | dncnn_curves,
     )
@@ -542,6 +589,12 @@ COLUMNS = [
     ("akld_reverse", "AKLD reverse", 3),
     ("fd_effnet_lite0", "FD EffNet-Lite0", 2),
     ("noise_std_8bit", "noise std (8-bit)", 2),
+    ("lag1", "lag-1 corr.", 3),
+    ("lag2", "lag-2 corr.", 3),
+    ("channels", "channel corr.", 3),
+    ("spectrum_distance", "spectrum dist.", 3),
+    ("grid_share", "grid share", 4),
+    ("checkerboard_ratio", "checkerboard ratio", 2),
 ]
 
 

@@ -55,9 +55,13 @@ from senmvae.downstream.sr import (
 )
 from senmvae.downstream.sr.crops import SRCropSource, crop_to_scale
 from senmvae.errors import UserError
+from senmvae.evaluation.checks import load_metric_weights, require_crop_fits, require_evaluation_pairs
 from senmvae.evaluation.run import (
+    FEATURE_STATISTICS_PAIRS,
+    SPLIT_NAME,
     RunPlan,
     StageClock,
+    checked_run_configs,
     jsonable,
     run_summary,
     sampler_row,
@@ -153,6 +157,9 @@ def split_sr(collection: SemiSupervisedSet, paired: int) -> tuple[list[Pair], li
 
 
 def prepare_sr_data(cfg: SRBenchmarkConfig, out: Path, crop: int) -> SRData:
+    """The split (SeNM-VAE training images at least ``crop`` pixels), the evaluation pairs, and the
+    checks that the SR networks' crop fits their training images and that there are enough
+    evaluation pairs for every metric."""
     from senmvae.data.simulated_sr import is_simulated_sr, simulated_sr_path
 
     root = simulated_sr_path(cfg.photos) if cfg.train == "default" else Path(cfg.train)
@@ -182,19 +189,30 @@ def prepare_sr_data(cfg: SRBenchmarkConfig, out: Path, crop: int) -> SRData:
         problems=list(collection.problems),
     )
     manifest = write_manifest(
-        out / "split.json", dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=len(paired)
+        out / SPLIT_NAME, dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=len(paired)
     )
     dataset = validate(dataset, crop).dataset
     eval_pairs = [
         _eval_pair(p, cfg.scale, cfg.eval_crop)
         for p in progress_bar(dataset.validation, desc="evaluation pairs", leave=False)
     ]
+    if cfg.realism_fd:
+        require_evaluation_pairs(
+            len(eval_pairs),
+            FEATURE_STATISTICS_PAIRS,
+            eval_origin,
+            "that the Frechet distance of LR features (realism_fd) needs",
+            f"lower --paired, pass --eval SPEC with more pairs, or set realism_fd=false{more}",
+        )
     source_hr = [_hr_of(ref, cfg.scale) for ref in progress_bar(dataset.source, desc="source HR images", leave=False)]
     paired_lr_hr, paired_levels = [], []
     for pair in dataset.paired:
         low = pair.noisy.load()
         paired_lr_hr.append((low, _hr_of(pair.clean, cfg.scale)))
         paired_levels.append(noise_level_of_arrays(low, pair.clean.load()))
+    lr_sizes = [(low.shape[1], low.shape[0]) for low, _ in paired_lr_hr]
+    lr_sizes += [(hr.shape[1] // cfg.scale, hr.shape[0] // cfg.scale) for hr in source_hr]
+    require_crop_fits(lr_sizes, cfg.sr.lr_crop, "sr.lr_crop", "the SR networks' training images (in LR pixels)")
     return SRData(str(manifest), dataset, eval_pairs, eval_origin, source_hr, paired_lr_hr, paired_levels, simulated)
 
 
@@ -375,9 +393,10 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
     clock = StageClock()
     budget_s = cfg.budget_minutes * 60.0
 
-    from senmvae.train.config import train_preset
-
-    data = prepare_sr_data(cfg, out, train_preset(cfg.preset).data.crop)
+    plans = plan_sr_runs(cfg)
+    run_configs = checked_run_configs(cfg, plans, str(out / SPLIT_NAME)).values()
+    load_metric_weights(None, cfg.lpips_backbone, cfg.lpips_linear)
+    data = prepare_sr_data(cfg, out, max(c.data.crop for c in run_configs))
     ds = data.dataset
     _say(
         f"split: {len(ds.paired)} paired, {len(ds.source)} source HR, {len(ds.target)} target LR; "
@@ -385,7 +404,6 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
     )
     clock.lap("data_s")
 
-    plans = plan_sr_runs(cfg)
     runs: dict[str, Path] = {}
     for plan in plans:
         runs[plan.name] = train_senmvae(cfg, plan, data.train_spec, out)
