@@ -1,10 +1,13 @@
+import math
+
 import torch
+from torch.nn import functional as F
 
 from senmvae.domain import Domain
 from senmvae.model import SeNMVAE, model_preset
 from senmvae.model.config import PixelNoiseConfig
 from senmvae.model.objective import ObjectiveConfig, SeNMObjective
-from senmvae.model.pixel_noise import PixelNoiseHead, pixel_noise_loss
+from senmvae.model.pixel_noise import PixelNoise, PixelNoiseHead
 
 
 def _tiny(head: bool = True, perturb: float = 0.0, seed: int = 0) -> SeNMVAE:
@@ -87,7 +90,7 @@ def test_the_head_learns_where_the_noise_is():
     for _ in range(300):
         clean = torch.rand(8, 3, 24, 24)
         residual = 0.03 * (0.25 + 1.5 * clean) * torch.randn_like(clean)
-        loss = pixel_noise_loss(head(clean, level), residual).mean()
+        loss = head(clean, level).nll(residual).mean()
         optim.zero_grad()
         loss.backward()
         optim.step()
@@ -95,3 +98,86 @@ def test_the_head_learns_where_the_noise_is():
         dark = head(torch.full((1, 3, 8, 8), 0.1), level[:1]).sigma.mean()
         bright = head(torch.full((1, 3, 8, 8), 0.9), level[:1]).sigma.mean()
     assert float(bright / dark) > 2.5  # the truth: (0.25 + 1.35) / (0.25 + 0.15) = 4
+
+
+def _coloured_head(kernel: int = 3, seed: int = 0, perturb: float = 0.3) -> PixelNoiseHead:
+    torch.manual_seed(seed)
+    head = PixelNoiseHead(
+        model_preset("tiny").replace(pixel_noise=PixelNoiseConfig(channels=8, layers=2, kernel=kernel))
+    )
+    with torch.no_grad():
+        head.colour.add_(perturb * torch.randn_like(head.colour))
+        head.white_log_std.fill_(math.log(0.3))
+    return head
+
+
+def _dense_covariance(kernel: torch.Tensor, white: torch.Tensor, side: int) -> torch.Tensor:
+    """The covariance of u = kernel * eps + white * eps2 on a side x side torus, built column by
+    column from the responses to unit impulses (no Fourier transform)."""
+    c, k = kernel.shape[0], kernel.shape[-1]
+    basis = torch.eye(c * side * side, dtype=torch.float64).view(-1, c, side, side)
+    response = F.conv2d(F.pad(basis, (k // 2,) * 4, mode="circular"), kernel.double())
+    a = response.reshape(c * side * side, -1).T
+    return a @ a.T + torch.diag(white.double().repeat_interleave(side * side) ** 2)
+
+
+def test_a_new_coloured_field_is_white_with_unit_variance():
+    head = PixelNoiseHead(model_preset("tiny").replace(pixel_noise=PixelNoiseConfig(channels=8, layers=2, kernel=5)))
+    kernel, white = head.field_parameters()
+    covariance = _dense_covariance(kernel.detach(), white.detach(), 6)
+    torch.testing.assert_close(covariance, torch.eye(3 * 36, dtype=torch.float64))
+
+
+def test_the_coloured_likelihood_is_the_exact_gaussian_density_on_a_torus():
+    head = _coloured_head(kernel=3)
+    kernel, white = (t.detach() for t in head.field_parameters())
+    side = 5
+    covariance = _dense_covariance(kernel, white, side)
+    assert torch.allclose(covariance.diagonal(), torch.ones(3 * side * side, dtype=torch.float64))  # unit variance
+    log_sigma = 0.2 * torch.randn(2, 3, side, side, dtype=torch.float64)
+    residual = torch.randn(2, 3, side, side, dtype=torch.float64)
+    # n = sigma * u: density of u = n / sigma times the Jacobian 1 / prod(sigma)
+    u = (residual * (-log_sigma).exp()).flatten(1)
+    dense = torch.distributions.MultivariateNormal(torch.zeros(u.shape[1], dtype=torch.float64), covariance)
+    expected = (-dense.log_prob(u) + log_sigma.flatten(1).sum(1)) / u.shape[1] - 0.5 * math.log(2 * math.pi)
+    got = PixelNoise(log_sigma, kernel, white).nll(residual)
+    torch.testing.assert_close(got, expected)
+
+
+def test_samples_have_the_fields_correlations_without_wrap_around():
+    head = _coloured_head(kernel=3, seed=3)
+    kernel, white = (t.detach() for t in head.field_parameters())
+    covariance = _dense_covariance(kernel, white, 8).view(3, 8, 8, 3, 8, 8)
+    lag1_h, channels_rg = covariance[:, 4, 4, :, 4, 5].diagonal(), covariance[0, 4, 4, 1, 4, 4]
+    pixel = PixelNoise(torch.zeros(64, 3, 40, 40), kernel, white)
+    u = pixel.field(torch.Generator().manual_seed(0)).double()
+    torch.testing.assert_close(u.var((0, 2, 3)), torch.ones(3, dtype=torch.float64), atol=0.02, rtol=0)
+    empirical_h = (u[..., :, 1:] * u[..., :, :-1]).mean((0, 2, 3))
+    torch.testing.assert_close(empirical_h, lag1_h, atol=0.02, rtol=0)
+    torch.testing.assert_close((u[:, 0] * u[:, 1]).mean(), channels_rg, atol=0.02, rtol=0)
+
+
+def test_the_head_learns_the_correlation_of_the_noise():
+    """Noise blurred over two horizontal neighbours and mixed between channels: fitted by its
+    likelihood, the head's field takes the true lag-1 and cross-channel correlations."""
+    torch.manual_seed(0)
+    head = PixelNoiseHead(model_preset("tiny").replace(pixel_noise=PixelNoiseConfig(channels=8, layers=2, kernel=3)))
+    optim = torch.optim.Adam(head.parameters(), 2e-2)
+    mix = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    level = torch.full((8,), 0.02)
+    for _ in range(200):
+        white = torch.randn(8, 3, 24, 25)
+        field = (white[..., 1:] + white[..., :-1]) / math.sqrt(2)  # lag-1 correlation 0.5 along rows
+        residual = 0.02 * torch.einsum("ij,bjhw->bihw", mix, field)
+        loss = head(torch.rand(8, 3, 24, 24), level).nll(residual).mean()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    kernel, white = (t.detach() for t in head.field_parameters())
+    covariance = _dense_covariance(kernel, white, 8).view(3, 8, 8, 3, 8, 8)
+    torch.testing.assert_close(
+        covariance[:, 4, 4, :, 4, 5].diagonal(), torch.full((3,), 0.5, dtype=torch.float64), atol=0.06, rtol=0
+    )
+    assert abs(float(covariance[:, 4, 4, :, 5, 4].diagonal().mean())) < 0.06  # none along columns
+    assert abs(float(covariance[0, 4, 4, 1, 4, 4]) - 0.6) < 0.06  # channels R and G
+    assert abs(float(covariance[0, 4, 4, 2, 4, 4])) < 0.06

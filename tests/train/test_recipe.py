@@ -136,3 +136,25 @@ def test_pixel_noise_rate_zero_keeps_only_a_pretrained_head(tmp_path):
     assert rate(f"init.weights={with_head}") == 0
     assert rate(f"init.weights={without_head}") is None
     assert rate() is None
+
+
+def test_a_white_head_given_a_colouring_kernel_keeps_its_weights_and_learns_a_new_kernel(tmp_path):
+    from senmvae.model.config import PixelNoiseConfig
+    from senmvae.train.run import initial_model
+
+    tiny = train_preset("tiny").model
+    white = SeNMVAE(tiny.replace(pixel_noise=PixelNoiseConfig(4, 2)))
+    white_path = save_model(white, tmp_path / "white.safetensors")
+    coloured_path = save_model(
+        SeNMVAE(tiny.replace(pixel_noise=PixelNoiseConfig(4, 2, kernel=3))), tmp_path / "coloured.safetensors"
+    )
+    settings = ["model.pixel_noise={channels: 4, layers: 2, kernel: 5}", "optim.pixel_noise_lr=0"]
+
+    def run_config(path):
+        return initial_model(resolve_config("tiny", overrides=[*settings, f"init.weights={path}"]))[0]
+
+    upgraded = run_config(white_path)
+    assert upgraded.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=5)
+    assert upgraded.optim.pixel_noise_lr is None  # the new kernel must learn
+    kept = run_config(coloured_path)  # a coloured head keeps its own kernel
+    assert kept.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=3) and kept.optim.pixel_noise_lr == 0

@@ -53,13 +53,15 @@ def field_supply(fields: Sequence[LatentField], top: int, left: int, input_heigh
 
     ``top`` and ``left`` must be multiples of the model's size multiple, so that they fall on
     whole latent pixels at every level; ``input_height`` is the tile's height, from which each
-    level's scale is read.
+    level's scale is read. ``halo`` widens the region by that many pixels on every side.
     """
 
-    def supply(index: int, name: str, like: torch.Tensor) -> torch.Tensor:
+    def supply(index: int, name: str, like: torch.Tensor, halo: int = 0) -> torch.Tensor:
         _, channels, height, width = like.shape
         scale = input_height // height
-        rows = [f.region(index, name, channels, top // scale, left // scale, height, width) for f in fields]
+        top_left = (top // scale - halo, left // scale - halo)
+        size = (height + 2 * halo, width + 2 * halo)
+        rows = [f.region(index, name, channels, *top_left, *size) for f in fields]
         return torch.stack(rows).to(device=like.device, dtype=like.dtype)
 
     return supply

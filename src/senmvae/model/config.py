@@ -18,14 +18,18 @@ class LevelPredictorConfig(Config):
 
 @dataclass
 class PixelNoiseConfig(Config):
-    """The pixel-noise head (senmvae.model.pixel_noise): ``layers`` 3x3 convolutions of ``channels``."""
+    """The pixel-noise head (senmvae.model.pixel_noise): ``layers`` 3x3 convolutions of ``channels``
+    for where the noise is, and a ``kernel`` x ``kernel`` colouring of its field (1: white)."""
 
     channels: int = 32
     layers: int = 4
+    kernel: int = 1
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.layers < 1:
             raise ConfigError(f"pixel_noise channels and layers must be positive, got {self.channels}, {self.layers}")
+        if self.kernel < 1 or self.kernel % 2 == 0:
+            raise ConfigError(f"pixel_noise.kernel must be a positive odd number, got {self.kernel}")
 
 
 @dataclass
@@ -108,7 +112,7 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         zn_channels=8,
         num_down=1,
         level_predictor=LevelPredictorConfig(channels=(16, 32, 64, 64), hidden=(32, 16)),
-        pixel_noise=PixelNoiseConfig(),
+        pixel_noise=PixelNoiseConfig(kernel=7),
     ),
     # For unit tests only.
     "tiny": ModelConfig(

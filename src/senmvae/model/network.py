@@ -28,8 +28,9 @@ from senmvae.model.config import LevelPredictorConfig, ModelConfig
 from senmvae.model.distributions import DiagonalGaussian, Generator
 from senmvae.model.pixel_noise import PixelNoiseHead
 
-# (level index, latent name "z" or "zn", tensor the draw must match) -> N(0, 1) of that shape
-NoiseSupply = Callable[[int, str, torch.Tensor], torch.Tensor]
+# (level index, latent name "z" or "zn", tensor the draw must match, halo) -> N(0, 1) of that
+# shape widened by ``halo`` pixels on every side (the pixel noise's colouring kernel needs a halo)
+NoiseSupply = Callable[..., torch.Tensor]
 
 
 def _rows(generator: Generator, n: int) -> Generator:
@@ -381,8 +382,8 @@ class SeNMVAE(nn.Module):
         q(z|x), the decoder output with zn ~ p(zn|z, level) minus the decoder output from the
         very same z with every zn left out.
 
-        With a pixel-noise head, its draw sigma(x, level) * eps (at the same temperature) is
-        added to either output.
+        With a pixel-noise head, its draw sigma(x, level) * u (at the same temperature; u its
+        unit-variance field, white or coloured) is added to either output.
         """
         padded, (h, w) = self._pad(clean)
         level = torch.as_tensor(level, dtype=clean.dtype, device=clean.device).flatten()
@@ -406,8 +407,13 @@ class SeNMVAE(nn.Module):
             out = out - self.top_down(given)[0]
         if self.pixel_noise is not None and temperature != 0:
             pixel = self.pixel_noise(padded, level)
-            eps = noise(len(self.levels), "pixel", pixel.mean) if noise is not None else None
-            out = out + pixel.sample(generator, temperature, eps)
+            supply = None
+            if noise is not None:
+
+                def supply(name: str, halo: int) -> torch.Tensor:
+                    return noise(len(self.levels), name, pixel.log_sigma, halo)
+
+            out = out + pixel.sample(generator, temperature, supply)
         return out[..., :h, :w]
 
     def reconstruct(self, clean: torch.Tensor) -> torch.Tensor:

@@ -27,9 +27,8 @@ from torch.nn import functional as F
 
 from senmvae.config import Config, ConfigError
 from senmvae.domain import Domain
-from senmvae.model.distributions import DiagonalGaussian
 from senmvae.model.network import SeNMVAE, TrainingOutput
-from senmvae.model.pixel_noise import LEVEL_FLOOR, pixel_noise_loss
+from senmvae.model.pixel_noise import LEVEL_FLOOR
 from senmvae.noise_level import noise_level
 
 
@@ -48,11 +47,11 @@ class ObjectiveConfig(Config):
     # reconstruction that zn adds (the noisy stream decoded with and without zn, same content
     # latents) and the real noise y - x, so that zn models noise rather than content error.
     noise_residual_weight: float = 0.0
-    # Not in the paper: for a model with a pixel-noise head, on paired samples, the Gaussian
-    # negative log likelihood of the real noise y - x with per-pixel variance sigma^2 plus the
-    # square of what zn adds there (decoded with zn minus without, detached), and the squared
-    # log ratio of each crop's mean of that variance to the mean of (y - x)^2 (calibration of
-    # the level). Only the head learns from it.
+    # Not in the paper: for a model with a pixel-noise head, on paired samples, the negative log
+    # likelihood under the head's observation noise (per-pixel sigma, white or coloured field) of
+    # what is left of the real noise y - x once zn's part (decoded with zn minus without,
+    # detached) is taken off, and the squared log ratio of each crop's mean sigma^2 to that
+    # residual's mean square (calibration of the level). Only the head learns from it.
     pixel_noise_weight: float = 1.0
     # Not in the paper (0 there): the perceptual and GAN terms of the VAE start at this step,
     # so that a short run learns the content first. The discriminator trains from step 0.
@@ -231,12 +230,14 @@ class SeNMObjective:
 
     @staticmethod
     def _pixel_terms(head: nn.Module, clean, noise, zn_part, level) -> tuple[torch.Tensor, torch.Tensor]:
-        """The real noise under N(0, sigma^2 + zn_part^2): the head learns the variance that, with
-        what zn adds, makes the real noise's; then the crop-mean variance against the real one."""
-        log_variance = torch.logaddexp(2 * head(clean, level).log_sigma, zn_part.pow(2).clamp_min(1e-12).log())
-        nll = pixel_noise_loss(DiagonalGaussian(torch.zeros_like(noise), 0.5 * log_variance), noise).mean()
-        predicted = log_variance.exp().flatten(1).mean(1)
-        actual = noise.pow(2).flatten(1).mean(1).clamp_min(LEVEL_FLOOR**2)
+        """What zn's part leaves of the real noise, y - x - zn_part, under the head's observation
+        noise (its exact likelihood); then the crop-mean variance of that noise against the
+        residual's mean square (the field has unit variance, so the variance is sigma^2)."""
+        pixel = head(clean, level)
+        residual = noise - zn_part
+        nll = pixel.nll(residual).mean()
+        predicted = pixel.sigma.pow(2).flatten(1).mean(1)
+        actual = residual.pow(2).flatten(1).mean(1).clamp_min(LEVEL_FLOOR**2)
         return nll, (predicted.log() - actual.log()).pow(2).mean()
 
     @staticmethod

@@ -68,16 +68,24 @@ def _process_for(cfg: TrainConfig) -> tuple[Process, torch.device]:
 def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     """The model that ``init.weights`` names (None when training from scratch), and ``cfg``
     with that model's sizes, so that fine-tuning needs no matching preset. A pixel-noise head
-    that starts fresh (no initial model, or one without a head) learns at ``optim.lr`` even
-    when ``optim.pixel_noise_lr`` is 0, which keeps only a pretrained head."""
+    that starts fresh, in whole or in part (no initial model, one without a head, or a white
+    head given the run's colouring kernel ``model.pixel_noise.kernel``), learns
+    at ``optim.lr`` even when ``optim.pixel_noise_lr`` is 0, which keeps only a pretrained head."""
     model = load_model(resolve_model_path(cfg.init.weights), "cpu") if cfg.init.weights is not None else None
+    fresh_head = model is None
     if model is not None:
         sizes = model.config
-        if sizes.pixel_noise is None and cfg.model.pixel_noise is not None:
-            sizes = sizes.replace(pixel_noise=cfg.model.pixel_noise)  # a new head, learned from scratch
+        wanted = cfg.model.pixel_noise
+        if sizes.pixel_noise is None and wanted is not None:
+            sizes = sizes.replace(pixel_noise=wanted)  # a new head, learned from scratch
+            fresh_head = True
+        elif sizes.pixel_noise is not None and wanted is not None and sizes.pixel_noise.kernel == 1 < wanted.kernel:
+            # a white head given a colouring kernel: the kernel is new
+            sizes = sizes.replace(pixel_noise=sizes.pixel_noise.replace(kernel=wanted.kernel))
+            fresh_head = True
         if cfg.model != sizes:
             cfg = cfg.merged({"model": sizes.to_dict()})
-    if cfg.optim.pixel_noise_lr == 0 and (model is None or model.pixel_noise is None):
+    if cfg.optim.pixel_noise_lr == 0 and fresh_head:
         cfg = cfg.merged({"optim": {"pixel_noise_lr": None}})
     return cfg, model
 
