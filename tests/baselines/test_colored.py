@@ -99,10 +99,21 @@ def test_sampling_clips_by_default():
     assert noisy.max() <= 1.0 and noisy.min() >= 0.0
 
 
-def test_pairs_smaller_than_a_tile_are_refused():
-    clean = np.full((32, 32, 3), 0.5)
-    with pytest.raises(UserError, match="at least 64x64"):
-        ColoredHeteroscedasticGaussian.fit([(clean, clean + 0.01)])
+def test_pairs_smaller_than_a_tile_are_cut_into_smaller_tiles():
+    # tiles of 24x24, the smaller pair's side, which still hold a 15x15 kernel
+    large, small = _pairs(2, 96, 4)[0], _pairs(2, 24, 5)[1]
+    model = ColoredHeteroscedasticGaussian.fit([large, small], clip=False)
+    assert model.kernel.shape == (3, 3, 15, 15)
+    tiny = ColoredHeteroscedasticGaussian.fit(_pairs(1, 10, 6), clip=False)
+    assert tiny.kernel.shape == (3, 3, 9, 9)  # the largest odd size within a 10x10 tile
+    clean = torch.from_numpy(np.stack([_gradient(128, 0.5)])).permute(0, 3, 1, 2)
+    structure = noise_structure(model.sample(clean, generator=torch.Generator().manual_seed(0)), clean)
+    assert structure.lag1 == pytest.approx(2 / 3, abs=0.07)
+
+
+def test_bad_fit_settings_are_refused():
+    with pytest.raises(UserError, match="kernel_size must be odd"):
+        ColoredHeteroscedasticGaussian.fit(_pairs(1, 16, 0), kernel_size=4)
 
 
 def test_a_saved_model_with_a_bad_kernel_is_refused(tmp_path):

@@ -37,9 +37,10 @@ class ColoredHeteroscedasticGaussian(BaselineNoiseModel):
 
     ``fit`` (docs/downstream.md): ``a, b`` by :meth:`HeteroscedasticGaussian.fit`; the noise
     divided by that std, minus its mean per image and channel, cut into ``crop`` x ``crop``
-    tiles; the mean 3 x 3 cross-power spectrum of the tiles; per frequency its positive
-    semi-definite square root; the inverse FFT of that, the central k x k taps, each output
-    channel scaled to unit variance.
+    tiles (smaller where a pair is: the tile side is at most every pair's shorter side); the
+    mean 3 x 3 cross-power spectrum of the tiles; per frequency its positive semi-definite
+    square root; the inverse FFT of that, the central k x k taps (k = ``kernel_size``, or the
+    largest odd size within a smaller tile), each output channel scaled to unit variance.
     """
 
     kind = "colored_heteroscedastic"
@@ -66,11 +67,13 @@ class ColoredHeteroscedasticGaussian(BaselineNoiseModel):
         kernel_size: int = DEFAULT_KERNEL_SIZE,
         crop: int = DEFAULT_CROP,
     ) -> ColoredHeteroscedasticGaussian:
-        if kernel_size < 1 or kernel_size % 2 == 0 or kernel_size > crop:
-            raise UserError(f"kernel_size must be odd and at most the crop ({crop}), got {kernel_size}")
+        if kernel_size < 1 or kernel_size % 2 == 0 or crop < 1:
+            raise UserError(f"kernel_size must be odd and crop positive, got kernel_size={kernel_size}, crop={crop}")
         loaded = load_pairs(pairs)
         line = HeteroscedasticGaussian.fit(loaded)
-        kernel = colouring_kernel(mean_cross_power(loaded, line, crop), kernel_size)
+        tile = min(crop, *(min(clean.shape[:2]) for clean, _ in loaded))
+        size = min(kernel_size, tile - 1 + tile % 2)  # the largest odd size that fits a tile
+        kernel = colouring_kernel(mean_cross_power(loaded, line, tile), size)
         return cls(a=line.a, b=line.b, kernel=kernel, clip=clip)
 
     def parameters(self) -> dict[str, Any]:
@@ -113,7 +116,7 @@ def mean_cross_power(
     """
     total = torch.zeros(3, 3, crop, crop, dtype=torch.complex128)
     tiles = 0
-    for clean, noisy in pairs:
+    for clean, noisy in pairs:  # every pair is at least crop x crop: each gives a tile or more
         x = torch.from_numpy(clean).double().permute(2, 0, 1)[None]
         noise = torch.from_numpy(noisy).double().permute(2, 0, 1)[None] - x
         std = line.noise_std(x)
@@ -121,17 +124,10 @@ def mean_cross_power(
         normalised = (noise / std)[0]
         normalised = normalised - normalised.mean(dim=(1, 2), keepdim=True)
         rows, cols = normalised.shape[1] // crop, normalised.shape[2] // crop
-        if rows == 0 or cols == 0:
-            continue
         cut = normalised[:, : rows * crop, : cols * crop].reshape(3, rows, crop, cols, crop).permute(1, 3, 0, 2, 4)
         spectra = torch.fft.fft2(cut.reshape(rows * cols, 3, crop, crop))
         total += torch.einsum("tiyx,tjyx->ijyx", spectra, spectra.conj())
         tiles += rows * cols
-    if tiles == 0:
-        raise UserError(
-            f"the colored Gaussian needs at least one paired image of at least {crop}x{crop} pixels to measure "
-            "the noise's correlation; give larger pairs"
-        )
     return total / (tiles * crop * crop)
 
 
