@@ -181,3 +181,26 @@ def test_the_head_learns_the_correlation_of_the_noise():
     assert abs(float(covariance[:, 4, 4, :, 5, 4].diagonal().mean())) < 0.06  # none along columns
     assert abs(float(covariance[0, 4, 4, 1, 4, 4]) - 0.6) < 0.06  # channels R and G
     assert abs(float(covariance[0, 4, 4, 2, 4, 4])) < 0.06
+
+
+def test_the_parts_of_the_noise_add_up_to_the_whole():
+    """Content-exact: the noise of both parts is what zn adds plus the head's draw, each drawn
+    alone from the same generator state as in the whole."""
+    net = _tiny(True, 0.05)
+    clean = torch.rand(2, 3, 16, 16)
+
+    def noise(parts):
+        with torch.no_grad():
+            return net.sample(clean, 0.03, generator=torch.Generator().manual_seed(0), content_exact=True, parts=parts)
+
+    zn_alone, pixel_alone = noise(("zn",)), noise(("pixel",))
+    with torch.no_grad():
+        head = net.pixel_noise(clean, torch.full((2,), 0.03))
+    assert float(zn_alone.abs().max()) > 0
+    torch.testing.assert_close(pixel_alone, head.sample(torch.Generator().manual_seed(0)))
+    # the whole draws zn first, then the head, from the one generator
+    whole = noise(("zn", "pixel"))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        zn_part = net.sample(clean, 0.03, generator=gen, content_exact=True, parts=("zn",))
+        torch.testing.assert_close(whole, zn_part + head.sample(gen))

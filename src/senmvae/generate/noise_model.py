@@ -28,7 +28,7 @@ from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_pol
 from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator
 from senmvae.model.io import load_model, resolve_model_path
-from senmvae.model.network import SeNMVAE
+from senmvae.model.network import NOISE_PARTS, SeNMVAE
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image
 LevelLike = LevelPolicy | str | float | Sequence[float] | torch.Tensor
@@ -119,6 +119,9 @@ class NoiseModel(NoiseSource):
     what zn adds on top of the content, i.e. that zn does not also correct content; see
     docs/generation.md for how that is measured.
 
+    ``parts``: the sources of noise drawn, ``"zn"`` (the degradation latents) and ``"pixel"``
+    (the pixel-noise head); one alone measures what it contributes (the component table).
+
     Every random draw depends only on the generators, so outputs are reproducible; the
     arithmetic of fast convolution kernels (oneDNN on CPU, cuDNN) still varies with batch
     size and thread count in the last float bits (about 1e-6). ``exact`` removes that: each
@@ -140,10 +143,14 @@ class NoiseModel(NoiseSource):
         channels_last: bool | None = None,
         exact: bool = False,
         sampler: str = "paper",
+        parts: Sequence[str] = NOISE_PARTS,
     ):
         if sampler not in SAMPLERS:
             raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
         self.sampler = sampler
+        if not parts or set(parts) - set(NOISE_PARTS):
+            raise UserError(f"parts must be some of {', '.join(NOISE_PARTS)}, got {list(parts)}")
+        self.parts = tuple(parts)
         self.device = torch.device(device) if device is not None else next(network.parameters()).device
         self.network = network.to(self.device).eval()
         check_tiling(tile_size, tile_overlap, network.config.size_multiple)
@@ -259,7 +266,7 @@ class NoiseModel(NoiseSource):
         if self.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
         return self.network.sample(
-            clean, level, temperature, noise=supply, content_exact=self.sampler == "content-exact"
+            clean, level, temperature, noise=supply, content_exact=self.sampler == "content-exact", parts=self.parts
         )
 
     def _generate(

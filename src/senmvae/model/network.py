@@ -15,7 +15,7 @@ Both decoders share one network: the noisy path is the clean path plus the zn pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import torch
@@ -27,6 +27,8 @@ from senmvae.model.blocks import Downsample, GaussianHead, ResidualDenseBlock, U
 from senmvae.model.config import LevelPredictorConfig, ModelConfig
 from senmvae.model.distributions import DiagonalGaussian, Generator
 from senmvae.model.pixel_noise import PixelNoiseHead
+
+NOISE_PARTS = ("zn", "pixel")  # the sources of noise a generation pass can draw
 
 # (level index, latent name "z" or "zn", tensor the draw must match, halo) -> N(0, 1) of that
 # shape widened by ``halo`` pixels on every side (the pixel noise's colouring kernel needs a halo)
@@ -369,6 +371,7 @@ class SeNMVAE(nn.Module):
         generator: Generator = None,
         noise: NoiseSupply | None = None,
         content_exact: bool = False,
+        parts: Collection[str] = NOISE_PARTS,
     ) -> torch.Tensor:
         """Draw y ~ p(y | x): z ~ q(z|x), zn ~ p(zn|z, level), y ~ p(y|z, zn).
 
@@ -384,7 +387,14 @@ class SeNMVAE(nn.Module):
 
         With a pixel-noise head, its draw sigma(x, level) * u (at the same temperature; u its
         unit-variance field, white or coloured) is added to either output.
+
+        ``parts``: which sources of noise to draw, of ``"zn"`` (the degradation latents; without
+        it the decoder runs without zn, and content-exact returns zero from it) and ``"pixel"``
+        (the head); the component table of a model measures each alone.
         """
+        unknown = set(parts) - set(NOISE_PARTS)
+        if unknown:
+            raise ValueError(f"unknown noise parts {sorted(unknown)}; choose from {', '.join(NOISE_PARTS)}")
         padded, (h, w) = self._pad(clean)
         level = torch.as_tensor(level, dtype=clean.dtype, device=clean.device).flatten()
         if level.numel() == 1:
@@ -393,7 +403,7 @@ class SeNMVAE(nn.Module):
             rows=clean.shape[0],
             clean_acts=self.clean_encoder(padded),
             noisy_acts=None,
-            zn="prior",
+            zn="prior" if "zn" in parts else "none",
             level=level,
             generator=generator,
             temperature=temperature,
@@ -402,10 +412,12 @@ class SeNMVAE(nn.Module):
             release_acts=not torch.is_grad_enabled(),
         )
         out, stats = self.top_down(stream)
-        if content_exact:
+        if content_exact and "zn" in parts:
             given = Stream(rows=clean.shape[0], clean_acts=None, noisy_acts=None, given_z=[s.z for s in stats])
             out = out - self.top_down(given)[0]
-        if self.pixel_noise is not None and temperature != 0:
+        elif content_exact:
+            out = torch.zeros_like(out)
+        if self.pixel_noise is not None and temperature != 0 and "pixel" in parts:
             pixel = self.pixel_noise(padded, level)
             supply = None
             if noise is not None:
@@ -447,9 +459,6 @@ class SeNMVAE(nn.Module):
         return self.level_predictor(noisy)
 
     def num_parameters(self, part: str = "vae") -> int:
-        params = (
-            self.level_predictor.parameters()
-            if part == "level_predictor"
-            else (p for n, p in self.named_parameters() if not n.startswith("level_predictor."))
-        )
-        return sum(p.numel() for p in params)
+        """Parameters of the VAE (``"vae"``) or of the noise-level predictor (0 without one)."""
+        prefix = "level_predictor."
+        return sum(p.numel() for n, p in self.named_parameters() if n.startswith(prefix) == (part == "level_predictor"))
