@@ -172,8 +172,9 @@ OUTPUT_BIAS_INITS = ("zero", "data")
 class InitConfig(Config):
     """Where a new run's weights start.
 
-    ``weights``: a pretrained model name (``base``, ``polyu``), a run folder or a
-    ``.safetensors`` model file to fine-tune (its model sizes replace ``model``); None: from
+    ``weights``: a pretrained model name (``base``, ``polyu``), a run folder, a
+    ``.safetensors`` model file or an official ``.pth`` checkpoint to fine-tune (its model sizes
+    replace ``model``; a level predictor or pixel-noise head it lacks starts fresh); None: from
     scratch. ``output_bias``: for a run from scratch, ``"data"`` starts the decoder's last
     bias at the per-channel mean of the training images (the authors' code starts at zero
     while photos average about 0.4).

@@ -67,7 +67,9 @@ def _process_for(cfg: TrainConfig) -> tuple[Process, torch.device]:
 
 def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     """The model that ``init.weights`` names (None when training from scratch), and ``cfg``
-    with that model's sizes, so that fine-tuning needs no matching preset. A pixel-noise head
+    with that model's sizes, so that fine-tuning needs no matching preset. A model without a
+    noise-level predictor (an official checkpoint) gets a fresh one of ``model.level_predictor``
+    (learned on the paired samples; null: none, then noisy-only samples are off). A pixel-noise head
     that starts fresh, in whole or in part (no initial model, one without a head, or a white
     head given the run's colouring kernel ``model.pixel_noise.kernel``), learns
     at ``optim.lr`` even when ``optim.pixel_noise_lr`` is 0, which keeps only a pretrained head."""
@@ -83,6 +85,8 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
             # a white head given a colouring kernel: the kernel is new
             sizes = sizes.replace(pixel_noise=sizes.pixel_noise.replace(kernel=wanted.kernel))
             fresh_head = True
+        if sizes.level_predictor is None and cfg.model.level_predictor is not None:
+            sizes = sizes.replace(level_predictor=cfg.model.level_predictor)
         if cfg.model != sizes:
             cfg = cfg.merged({"model": sizes.to_dict()})
     if cfg.optim.pixel_noise_lr == 0 and fresh_head:

@@ -187,9 +187,9 @@ class Trainer:
 
     def initialise_weights(self, model: SeNMVAE) -> None:
         """Start from the weights of ``model`` (same sizes; fine-tuning). A pixel-noise head
-        that ``model`` lacks keeps its fresh initialisation."""
+        or noise-level predictor that ``model`` lacks keeps its fresh initialisation."""
         missing, unexpected = self.model.load_state_dict(model.state_dict(), strict=False)
-        fresh = [k for k in missing if not k.startswith("pixel_noise.")]
+        fresh = [k for k in missing if not k.startswith(("pixel_noise.", "level_predictor."))]
         if fresh or unexpected:
             raise ValueError(
                 f"the initial model does not fit this run's model: missing {fresh}, unexpected {unexpected}"
