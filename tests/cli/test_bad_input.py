@@ -154,7 +154,7 @@ def test_unwritable_output_is_one_message_naming_the_file(run_dir, tmp_path, cap
         raise OSError(code, os.strerror(code))  # as a write() on a full disk: no file named
 
     monkeypatch.setattr(Image.Image, "save", fail)
-    status, _, err = synthesize(capsys, run_dir, clean, out)
+    status, _, err = synthesize(capsys, run_dir, clean, out, "--level", "0.03")
 
     assert status == 2 and expected in err and str(out / "img0.png") in err
     assert len(err.strip().splitlines()) == 1
@@ -188,7 +188,7 @@ def test_synthesize_skips_unreadable_inputs_and_resumes_once_they_are_removed(ru
 
     assert code == 2
     assert f"skipped {clean / 'broken.png'}: corrupt or truncated" in err
-    assert "1 input could not be read and was skipped" in err and f"\n  {clean / 'broken.png'}\n" in err
+    assert "1 input could not be used and was skipped" in err and f"\n  {clean / 'broken.png'}\n" in err
     assert sorted(p.name for p in out.glob("*.png")) == ["img0.png", "img1.png", "img2.png"]
     assert [p["name"] for p in json.loads((out / "pairs.json").read_text())["pairs"]] == ["img0", "img1", "img2"]
 
