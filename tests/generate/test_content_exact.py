@@ -1,5 +1,7 @@
 """The content-exact sampler: the noise zn adds, on top of the real clean image."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -57,3 +59,25 @@ def test_pil_and_numpy_inputs_work_with_content_exact():
     array = (smooth_image(24, 40) * 255).astype(np.uint8)
     out = model.sample(array, generator=torch.Generator().manual_seed(0))
     assert out.shape == (24, 40, 3)
+
+
+def test_content_latents_are_the_mean_of_q_z_given_x_whatever_its_spread():
+    """z is the mean of q(z|x): widening q(z|x) (raising its log sigma everywhere) leaves the output unchanged,
+    where a z drawn from it would move with the spread."""
+    clean = _clean(32, 40)
+    narrow = stochastic_tiny()
+    wide = copy.deepcopy(narrow)
+    with torch.no_grad():
+        for level in wide.levels:
+            level.q_z_clean.log_sigma[1].bias.add_(3.0)
+    outputs = [
+        NoiseModel(net, level=0.05, sampler="content-exact").sample(clean, generator=torch.Generator().manual_seed(3))
+        for net in (narrow, wide)
+    ]
+    assert (outputs[0] - clean).abs().mean() > 1e-4  # zn adds noise: there is something to compare
+    torch.testing.assert_close(outputs[1], outputs[0], atol=1e-6, rtol=0)
+    paper = [
+        NoiseModel(net, level=0.05, sampler="paper").sample(clean, generator=torch.Generator().manual_seed(3))
+        for net in (narrow, wide)
+    ]
+    assert (paper[1] - paper[0]).abs().max() > 1e-2  # the paper sampler draws z: the spread shows

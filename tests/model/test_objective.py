@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -122,3 +124,63 @@ def test_adversarial_terms_start_at_their_step():
     assert "gan_generator" not in before.terms
     assert "gan_generator" in after.terms
     assert float(after.loss - before.loss) == pytest.approx(0.1 * float(after.terms["gan_generator"]), rel=1e-4)
+
+
+KL_OF_N1_4_FROM_N0_1 = 2.0 - math.log(2.0)  # KL(N(1, 2^2) || N(0, 1)) = log(1/2) + (4 + 1)/2 - 1/2
+KL_OF_N0_1_FROM_N1_4 = math.log(2.0) - 0.25  # the other direction: log 2 + (1 + 1)/8 - 1/2
+
+
+def _set_head(head, mean: float, log_sigma: float) -> None:
+    """A Gaussian head whose output is N(mean, exp(log_sigma)^2) everywhere, whatever its input."""
+    with torch.no_grad():
+        for branch, value in ((head.mean, mean), (head.log_sigma, log_sigma)):
+            branch[1].weight.zero_()
+            branch[1].bias.fill_(value)
+
+
+def test_kl_terms_are_posterior_from_prior_in_closed_form():
+    """q(z|y) = q(zn|y,z) = N(1, 2^2) and q(z|x) = p(zn|z) = N(0, 1) at every latent element: kl_z is
+    KL(q(z|y) || q(z|x)) and kl_zn KL(q(zn|y,z) || p(zn|z)), each a mean over elements summed over levels
+    (kl_z over both streams of a paired row), never the reverse KL."""
+    torch.manual_seed(0)
+    model = SeNMVAE(model_preset("tiny"))
+    for level in model.levels:
+        _set_head(level.q_z_noisy, 1.0, math.log(2.0))
+        _set_head(level.q_z_clean, 0.0, 0.0)
+        _set_head(level.q_zn, 1.0, math.log(2.0))
+        _set_head(level.p_zn, 0.0, 0.0)
+    levels = model.config.num_levels
+    batch = _batch([Domain.PAIRED, Domain.PAIRED, Domain.TARGET])
+    terms = SeNMObjective()(model, batch, step=100, generator=torch.Generator().manual_seed(0)).terms
+    assert float(terms["kl_zn"]) == pytest.approx(levels * KL_OF_N1_4_FROM_N0_1, rel=1e-5)
+    assert float(terms["kl_z"]) == pytest.approx(2 * levels * KL_OF_N1_4_FROM_N0_1, rel=1e-5)
+    assert KL_OF_N0_1_FROM_N1_4 < 0.5 * KL_OF_N1_4_FROM_N0_1  # the reverse direction would be far off
+
+
+def _content_probe(model) -> None:
+    """q(z|x) and q(z|y) collapsed onto their means (sigma e^-30), so each row's content path shows which
+    posterior its z came from."""
+    with torch.no_grad():
+        for level in model.levels:
+            for head in (level.q_z_clean, level.q_z_noisy):
+                head.log_sigma[1].weight.zero_()
+                head.log_sigma[1].bias.fill_(-30.0)
+
+
+@pytest.mark.parametrize(("p_clean", "low", "high"), [(1.0, 32, 32), (0.0, 0, 0), (0.25, 3, 13)])
+def test_paired_rows_take_q_z_given_x_with_probability_p_clean(model, p_clean, low, high):
+    """The clean stream decodes z without zn: a paired row that drew q(z|x) decodes like reconstruct(x)
+    (z at the mean of q(z|x)), one that drew q(z|y) like denoise(y) (z at the mean of q(z|y))."""
+    _content_probe(model)
+    batch = _batch([Domain.PAIRED] * 32, size=16, seed=5)
+    objective = SeNMObjective(ObjectiveConfig(p_clean=p_clean))
+    with torch.no_grad():
+        decoded = objective(model, batch, step=100, generator=torch.Generator().manual_seed(2)).forward.recon_clean
+        from_clean = model.reconstruct(batch["clean"])
+        from_noisy = model.denoise(batch["noisy"])
+    apart = (from_clean - from_noisy).abs().flatten(1).amax(1)
+    assert bool((apart > 1e-2).all())  # the two posteriors decode distinguishably on every row
+    took_clean = (decoded - from_clean).abs().flatten(1).amax(1) < 1e-4
+    took_noisy = (decoded - from_noisy).abs().flatten(1).amax(1) < 1e-4
+    assert bool((took_clean ^ took_noisy).all())
+    assert low <= int(took_clean.sum()) <= high
