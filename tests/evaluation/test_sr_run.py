@@ -17,7 +17,7 @@ from senmvae.model.io import save_model
 from tests.data import builders
 
 SENMVAE_ROWS = ["senmvae", "senmvae_content_exact", "senmvae_finetuned", "senmvae_finetuned_content_exact"]
-ROWS = SENMVAE_ROWS + ["bicubic", "bicubic_gaussian", "second_order"]
+ROWS = SENMVAE_ROWS + ["bicubic", "bicubic_gaussian", "bicubic_colored_gaussian", "second_order"]
 TINY_SR = SRTrainConfig(rrdb=RRDBConfig(features=8, growth=4, blocks=1), batch_size=2, lr_crop=8, steps=4)
 TINY_RUNS = ("schedule.steps=4", "checkpoint.every=2", "deterministic=false")
 
@@ -57,6 +57,10 @@ def test_every_degradation_model_gets_lr_realism_and_an_sr_network_with_the_same
     for name in ROWS:
         for metric in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "effnet_distance", "kl_noise_neca", "akld_danet"):
             assert np.isfinite(models[name][metric]), (name, metric)
+        for metric in ("lag1", "channels", "spectrum_distance", "grid_share", "checkerboard_ratio"):
+            assert np.isfinite(models[name][metric]), (name, metric)
+    assert -1 <= models["bicubic_upsampling"]["lag1"] <= 1  # the real LR noise's own structure
+    assert document["degradations"]["bicubic_colored_gaussian"]["kernel_size"] % 2 == 1
     assert {models[n]["sr_steps"] for n in ROWS + ["real_pairs"]} == {4.0}
     assert document["verdict"]["equal_sr_steps"] and document["verdict"]["winner_psnr_y"] in ROWS
     assert models["bicubic"]["lr_level_8bit"] < 1.0 < models["bicubic_gaussian"]["lr_level_8bit"]

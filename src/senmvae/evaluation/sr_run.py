@@ -11,9 +11,10 @@ compression). Stages:
 2. SeNM-VAE on those three domains (fine-tuned from ``init`` and/or from scratch), its level
    being the std of LR - B(HR);
 3. degradation models: each SeNM-VAE run with each sampler, ``bicubic`` (B alone),
-   ``bicubic_gaussian`` (B + white Gaussian noise, std fitted on the paired LR images) and
+   ``bicubic_gaussian`` (B + white Gaussian noise, std fitted on the paired LR images),
+   ``bicubic_colored_gaussian`` (B + the colored heteroscedastic Gaussian fitted on them) and
    ``second_order`` (Real-ESRGAN's randomized pipeline); LR realism of each against the real
-   LR images of the evaluation pairs;
+   LR images of the evaluation pairs, noise structure included;
 4. one RRDB SR network per degradation model, the same steps, batches, crops and seed for
    each, trained on (synthesized LR, HR) crops of the source-domain HR images, plus
    ``real_pairs``, the same network trained on the paired (real LR, HR) pairs alone (the
@@ -39,7 +40,7 @@ from tqdm import tqdm
 
 from senmvae import metrics
 from senmvae.atomic import write_text_atomic
-from senmvae.baselines import AWGN
+from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian
 from senmvae.data import BicubicImage, ImageRef, Pair, SemiSupervisedSet, load_spec, validate, write_manifest
 from senmvae.data.io import read_image
 from senmvae.downstream.sr import (
@@ -78,7 +79,7 @@ from senmvae.progress import progress_bar
 
 REAL_PAIRS = "real_pairs"
 INTERPOLATION = "bicubic_upsampling"
-BASELINES = ("bicubic", "bicubic_gaussian", "second_order")
+BASELINES = ("bicubic", "bicubic_gaussian", "bicubic_colored_gaussian", "second_order")
 SR_LAYOUT_HELP = (
     "--task sr needs clean images that are HR files bicubic-downsampled on load: an AIM 2019 track 2 / NTIRE "
     "2020 track 1 folder (Corrupted-tr-x, Corrupted-tr-y, Corrupted-va-x + Corrupted-va-y or DIV2K_valid_HR), a "
@@ -249,11 +250,20 @@ def build_degradations(cfg: SRBenchmarkConfig, runs: dict[str, Path], data: SRDa
             model = NoiseModel(first.network, level=policy, device=cfg.device, sampler=sampler)
             models[sampler_row(run, sampler)] = NoiseOnBicubic(model)
             senmvae_rows.append(sampler_row(run, sampler))
-    awgn = AWGN.fit([(p.clean.load(), p.noisy.load()) for p in data.dataset.paired])  # (B(HR), real LR)
+    paired = [(p.clean.load(), p.noisy.load()) for p in data.dataset.paired]  # (B(HR), real LR)
+    awgn = AWGN.fit(paired)
     fitted["bicubic_gaussian"] = {"std_8bit": round(255 * awgn.std, 3), "fitted_on": f"{len(data.paired_lr_hr)} pairs"}
+    colored = ColoredHeteroscedasticGaussian.fit(paired)
+    fitted["bicubic_colored_gaussian"] = {
+        "a": colored.line.a,
+        "b": colored.line.b,
+        "kernel_size": colored.kernel.shape[-1],
+        "fitted_on": f"{len(data.paired_lr_hr)} pairs",
+    }
     second = SecondOrderConfig.from_yaml(cfg.second_order_config) if cfg.second_order_config else SecondOrderConfig()
     models["bicubic"] = Bicubic()
     models["bicubic_gaussian"] = NoiseOnBicubic(awgn)
+    models["bicubic_colored_gaussian"] = NoiseOnBicubic(colored)
     models["second_order"] = SecondOrder(second, cfg.scale)
     fitted["second_order"] = {"config": cfg.second_order_config or "Real-ESRGAN defaults"}
     return DegradationRows(models, senmvae_rows, fitted)
@@ -284,20 +294,27 @@ def synthesize_eval_lr(rows: DegradationRows, eval_pairs: list[EvalPair], seed: 
 def lr_realism(
     synthetic: list[np.ndarray], eval_pairs: list[EvalPair], real_features: metrics.FeatureStatistics | None
 ) -> dict[str, float]:
-    """How close synthetic LR images are to the real ones, both measured against B(HR) (docs/metrics.md);
-    with the real images' EfficientNet-Lite0 statistics, also the Frechet distance of the LR images."""
+    """How close synthetic LR images are to the real ones, both measured against B(HR) (docs/metrics.md),
+    the structure of LR - B(HR) included; with the real images' EfficientNet-Lite0 statistics, also the
+    Frechet distance of the LR images."""
     real = [p.low for p in eval_pairs]
     clean = [p.bicubic for p in eval_pairs]
     triples = list(zip(synthetic, real, clean))
     optional = {}
     if real_features is not None:
         optional["fd_effnet_lite0"] = float(metrics.fd_effnet_lite0(synthetic, real_features))
-    return optional | {
-        "kl_noise_neca": float(metrics.kl_noise_histogram(synthetic, real, clean, convention="neca")),
-        "akld_danet": float(np.mean([float(metrics.akld_danet(s, r, c)[0]) for s, r, c in triples])),
-        "akld_reverse": float(np.mean([float(metrics.akld_reverse(s, r, c)[0]) for s, r, c in triples])),
-        "lr_level_8bit": float(np.mean([noise_level_of_arrays(s, c) for s, c in zip(synthetic, clean)]) * 255),
-    }
+    return (
+        optional
+        | {
+            "kl_noise_neca": float(metrics.kl_noise_histogram(synthetic, real, clean, convention="neca")),
+            "akld_danet": float(np.mean([float(metrics.akld_danet(s, r, c)[0]) for s, r, c in triples])),
+            "akld_reverse": float(np.mean([float(metrics.akld_reverse(s, r, c)[0]) for s, r, c in triples])),
+            "lr_level_8bit": float(np.mean([noise_level_of_arrays(s, c) for s, c in zip(synthetic, clean)]) * 255),
+        }
+        | metrics.compare_structure(
+            metrics.noise_structure(synthetic, clean), metrics.noise_structure(real, clean), include_real=False
+        )
+    )
 
 
 # --------------------------------------------------------------------------- SR networks
@@ -440,7 +457,11 @@ def run_sr_benchmark(cfg: SRBenchmarkConfig, out: str | Path) -> dict:
     scores, outputs[INTERPOLATION] = evaluate_sr(
         None, [(p.low, p.high) for p in data.eval_pairs], cfg.border_pixels, measures
     )
-    results[INTERPOLATION] = scores | {"lr_level_8bit": float(np.mean([p.level for p in data.eval_pairs]) * 255)}
+    # the real LR images' own level and noise structure, for the LR realism columns
+    real_structure = metrics.noise_structure([p.low for p in data.eval_pairs], [p.bicubic for p in data.eval_pairs])
+    results[INTERPOLATION] = (
+        scores | {"lr_level_8bit": float(np.mean([p.level for p in data.eval_pairs]) * 255)} | real_structure.summary()
+    )
     clock.lap("sr_networks_s")
     clock.finish()
 
@@ -501,6 +522,10 @@ SR_COLUMNS = [
     ("akld_danet", "LR AKLD", 3, False),
     ("fd_effnet_lite0", "LR FD EffNet", 1, False),
     ("lr_level_8bit", "LR level (8-bit)", 2, None),
+    ("lag1", "LR lag-1 corr.", 3, None),
+    ("channels", "LR channel corr.", 3, None),
+    ("spectrum_distance", "LR spectrum dist.", 3, False),
+    ("checkerboard_ratio", "LR checkerboard ratio", 2, None),
     ("sr_steps", "SR steps", 0, None),
 ]
 
