@@ -8,6 +8,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -213,3 +214,43 @@ def test_synthesize_with_a_damaged_settings_file_says_how_to_recover(run_dir, tm
     assert f"delete {settings} to start the folder over" in err and "choose another --output" in err
     settings.unlink()
     assert synthesize(capsys, run_dir, clean, out)[0] == 0
+
+
+def test_synthesize_skips_inputs_with_non_finite_or_out_of_range_pixels_without_blaming_the_model(
+    run_dir, tmp_path, capsys
+):
+    import tifffile
+
+    clean = write_clean_folder(tmp_path / "clean", [(32, 32)] * 2)
+    with_nan = np.full((32, 32, 3), 0.5, np.float32)
+    with_nan[7, 9, 2] = np.nan
+    tifffile.imwrite(clean / "nan.tif", with_nan, photometric="rgb")
+    tifffile.imwrite(clean / "bytes.tif", np.full((32, 32, 3), 200.0, np.float32), photometric="rgb")
+    out = tmp_path / "out"
+
+    for attempt in range(2):  # the rerun skips them again, and keeps the good outputs
+        code, printed, err = synthesize(capsys, run_dir, clean, out, "--level", "0.03")
+
+        assert code == 2
+        assert f"skipped {clean / 'nan.tif'}: 1 of its 3072 pixel values are not finite (NaN or inf)" in err
+        assert f"skipped {clean / 'bytes.tif'}: its float pixel values run from 200 to 200, far outside" in err
+        assert "2 inputs could not be used and were skipped" in err
+        assert "weights" not in err and "diverged" not in err and "checkpoint" not in err
+        assert f"wrote {2 - 2 * attempt} noisy images" in printed
+        assert sorted(p.name for p in out.glob("*.png")) == ["img0.png", "img1.png"]
+        assert [p["name"] for p in json.loads((out / "pairs.json").read_text())["pairs"]] == ["img0", "img1"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "warm"])
+def test_synthesize_refuses_a_temperature_that_is_not_a_finite_number_when_reading_it(run_dir, tmp_path, capsys, value):
+    clean = write_clean_folder(tmp_path / "clean", [(32, 32)])
+    out = tmp_path / "out"
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["synthesize", "--model", str(run_dir), "--input", str(clean), "--output", str(out),
+              f"--temperature={value}"])  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "argument --temperature: must be a finite number >= 0" in err and value in err
+    assert not out.exists()  # nothing that could refuse the next run
+    assert synthesize(capsys, run_dir, clean, out, "--temperature", "0.5", "--level", "0.03")[0] == 0

@@ -47,6 +47,22 @@ def test_check_lists_every_problem_file_and_fails_when_untrainable(tmp_path, cap
     assert "result: CANNOT be trained on" in out
 
 
+def test_check_reports_a_pair_with_a_nan_pixel_as_a_problem(tmp_path, capsys):
+    import tifffile
+
+    root = builders.paired_folders(tmp_path / "set", ["a"], suffix=".tif")
+    noisy = builders.noisy_version(builders.image(0), 1).astype(np.float32)
+    noisy[5, 6, 0] = np.nan
+    tifffile.imwrite(root / "noisy" / "a.tif", noisy, photometric="rgb")
+
+    assert main(["data", "check", str(root), "--crop", "16"]) == 1
+    out = capsys.readouterr().out
+    assert f"SKIPPED  {root / 'noisy' / 'a.tif'}: 1 of its 9216 pixel values are not finite (NaN or inf)" in out
+    paired = next(line for line in out.splitlines() if line.startswith("paired "))
+    assert paired.split()[1] == "0" and "nan" not in paired.lower()  # the pair is left out, no NaN statistic
+    assert "problems: none" not in out and "result: CANNOT be trained on" in out
+
+
 def test_split_refuses_an_untrainable_set_before_writing(tmp_path, capsys):
     root = builders.paired_folders(tmp_path / "set", ["a", "b"])
     write_image(root / "noisy" / "a.png", builders.image(2, 30, 30))

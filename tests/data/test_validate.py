@@ -114,6 +114,32 @@ def test_grayscale_is_left_out_but_rgba_palette_and_16_bit_are_used(tmp_path):
     assert report.stats["paired"].bit_depths == {8: 5, 16: 1}
 
 
+def test_float_pixels_that_are_not_finite_or_far_outside_0_1_leave_their_pair_out(tmp_path):
+    import tifffile
+
+    root = pairs_with(tmp_path, ["nan", "scale255", "overshoot", "good"])
+    for name in ("nan", "scale255", "overshoot"):
+        (root / "noisy" / f"{name}.png").unlink()
+    with_nan = builders.image(1).astype(np.float32)
+    with_nan[3, 4, 1] = np.nan
+    tifffile.imwrite(root / "noisy" / "nan.tif", with_nan, photometric="rgb")
+    tifffile.imwrite(root / "noisy" / "scale255.tif", builders.image(2).astype(np.float32) * 255, photometric="rgb")
+    overshoot = builders.image(3).astype(np.float32)
+    overshoot[0, 0] = (1.1, -0.1, 0.5)  # filter overshoot: used, clipped
+    tifffile.imwrite(root / "noisy" / "overshoot.tif", overshoot, photometric="rgb")
+
+    report = validate(load_spec(root), crop=16, progress=False)
+
+    assert report.ok and [p.name for p in report.dataset.paired] == ["set/good", "set/overshoot"]
+    skipped = {p.location.rsplit("/", 1)[-1]: p.message for p in only(report, Action.SKIP)}
+    assert skipped.keys() == {"nan.tif", "scale255.tif"}
+    assert skipped["nan.tif"].startswith("1 of its 9216 pixel values are not finite (NaN or inf)")
+    assert "far outside the [0, 1] that a float image must hold" in skipped["scale255.tif"]
+    assert np.isfinite(report.stats["paired"].noise_std).all() and report.stats["paired"].count == 2
+    text = report.render()
+    assert "nan" not in text.split("problems")[0]  # no NaN statistic
+
+
 def test_pairs_of_different_sizes_refuse_the_dataset_listing_all_of_them(tmp_path):
     root = pairs_with(tmp_path, ["a", "b", "c"])
     write_image(root / "noisy" / "a.png", builders.image(0, 40, 64))

@@ -164,7 +164,29 @@ def _read_png16(path: Path) -> tuple[np.ndarray, str]:
     return (arr[..., 0] if planes == 1 else arr), mode
 
 
-def _to_float(arr: np.ndarray) -> np.ndarray:
+# Float pixels this far outside [0, 1] are no rounding or filter overshoot (clipped) but another scale.
+FLOAT_RANGE_SLACK = 0.25
+
+
+def _check_float_pixels(path: Path, arr: np.ndarray) -> None:
+    """Refuse float pixels that are not finite, or far outside [0, 1] (clipping them would hide it)."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = arr.size - int(finite.sum())
+        raise ImageReadError(
+            f"{path}: {bad} of its {arr.size} pixel values are not finite (NaN or inf), so the image cannot be "
+            "used; fix those pixels (or export the image again) or remove it"
+        )
+    low, high = float(arr.min()), float(arr.max())
+    if low < -FLOAT_RANGE_SLACK or high > 1 + FLOAT_RANGE_SLACK:
+        raise ImageReadError(
+            f"{path}: its float pixel values run from {low:.4g} to {high:.4g}, far outside the [0, 1] that a float "
+            "image must hold; scale it to [0, 1] (divide by 255 or 65535 if it holds 8- or 16-bit values) or save "
+            "it as an 8- or 16-bit PNG"
+        )
+
+
+def _to_float(path: Path, arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0
     if arr.dtype == np.uint16:
@@ -172,6 +194,7 @@ def _to_float(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == bool:
         return arr.astype(np.float32)
     if np.issubdtype(arr.dtype, np.floating):
+        _check_float_pixels(path, arr)
         return np.clip(arr.astype(np.float32), 0.0, 1.0)
     info = np.iinfo(arr.dtype)
     return arr.astype(np.float32) / float(info.max)
@@ -186,7 +209,8 @@ def read_image(path: str | Path, *, allow_gray: bool = True) -> np.ndarray:
 
     8- and 16-bit PNG, TIFF, JPEG and BMP are read at full precision. Grayscale is
     replicated to three channels when ``allow_gray`` (else refused); palette images are
-    expanded; an alpha channel is dropped.
+    expanded; an alpha channel is dropped. Float pixels (TIFF) are clipped to [0, 1]; any that
+    are NaN or inf, or beyond :data:`FLOAT_RANGE_SLACK` outside it, raise :class:`ImageReadError`.
     """
     path = Path(path)
     arr, mode = _raw_array(path)
@@ -201,7 +225,7 @@ def read_image_with_info(path: str | Path, *, allow_gray: bool = True) -> tuple[
 
 
 def _float_rgb(path: Path, arr: np.ndarray, mode: str, allow_gray: bool) -> np.ndarray:
-    arr = _to_float(arr)
+    arr = _to_float(path, arr)
     if arr.ndim == 3 and arr.shape[-1] == 2:  # grayscale + alpha
         arr = arr[..., :1]
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
