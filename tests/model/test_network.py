@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -79,3 +81,31 @@ def test_temperature_zero_is_deterministic_and_level_matters(tiny):
 
 def test_level_predictor_outputs_one_std_per_image(tiny):
     assert tiny.predict_level(torch.rand(4, 3, 32, 32)).shape == (4,)
+
+
+def test_reconstruct_decodes_the_mean_of_q_z_given_x_without_zn(tiny):
+    """reconstruct(x) is what sample gives at temperature 0 (z and zn at their means) once zn adds nothing,
+    and it does not move when q(z|x) widens (z is its mean, not a draw)."""
+    without_zn = copy.deepcopy(tiny)
+    wide = copy.deepcopy(tiny)
+    with torch.no_grad():
+        for level in without_zn.levels:
+            level.proj_zn.weight.zero_()
+            level.proj_zn.bias.zero_()
+        for level in wide.levels:
+            level.q_z_clean.log_sigma[1].bias.add_(3.0)
+    clean = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        reconstructed = tiny.reconstruct(clean)
+        torch.testing.assert_close(reconstructed, without_zn.sample(clean, 0.05, temperature=0), atol=1e-6, rtol=0)
+        torch.testing.assert_close(wide.reconstruct(clean), reconstructed, atol=1e-6, rtol=0)
+        assert (tiny.sample(clean, 0.05, temperature=0) - reconstructed).abs().max() > 1e-3  # zn does add
+
+
+def test_reconstruct_of_an_odd_size_is_the_crop_of_the_padded_input(tiny):
+    clean = torch.rand(1, 3, 15, 17, generator=torch.Generator().manual_seed(5))
+    padded = torch.nn.functional.pad(clean, (0, 1, 0, 1), mode="reflect")
+    with torch.no_grad():
+        odd, even = tiny.reconstruct(clean), tiny.reconstruct(padded)
+    assert odd.shape == clean.shape
+    torch.testing.assert_close(odd, even[..., :15, :17])

@@ -31,12 +31,19 @@ def test_recipe_init_starts_the_content_path_open_and_the_posterior_narrow():
 def test_level_scale_multiplies_the_level_the_zn_heads_see():
     torch.manual_seed(0)
     plain = SeNMVAE(model_preset("tiny").merged({"projection_gain": 0.5})).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # at initial weights the zn heads ignore the level: perturb every weight
+        for param in plain.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=generator))
     scaled = SeNMVAE(plain.config.merged({"level_scale": 4.0})).eval()
     scaled.load_state_dict(plain.state_dict())
     clean = torch.rand(1, 3, 16, 16)
-    a = plain.sample(clean, level=0.2, temperature=0.0)
-    b = scaled.sample(clean, level=0.05, temperature=0.0)
+    with torch.no_grad():
+        a = plain.sample(clean, level=0.2, temperature=0.0)
+        b = scaled.sample(clean, level=0.05, temperature=0.0)
+        unscaled = plain.sample(clean, level=0.05, temperature=0.0)
     torch.testing.assert_close(a, b)
+    assert (a - unscaled).abs().max() > 1e-3  # the level the heads see changes the output
 
 
 @pytest.mark.parametrize(
