@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from senmvae.config import Config, ConfigError
 from senmvae.domain import Domain
 from senmvae.model.network import SeNMVAE, TrainingOutput
-from senmvae.model.pixel_noise import LEVEL_FLOOR
+from senmvae.model.pixel_noise import LEVEL_FLOOR, PixelNoise
 from senmvae.noise_level import noise_level
 
 
@@ -48,10 +48,10 @@ class ObjectiveConfig(Config):
     # latents) and the real noise y - x, so that zn models noise rather than content error.
     noise_residual_weight: float = 0.0
     # Not in the paper: for a model with a pixel-noise head, on paired samples, the negative log
-    # likelihood under the head's observation noise (per-pixel sigma, white or coloured field) of
-    # what is left of the real noise y - x once zn's part (decoded with zn minus without,
-    # detached) is taken off, and the squared log ratio of each crop's mean sigma^2 to that
-    # residual's mean square (calibration of the level). Only the head learns from it.
+    # likelihood of the real noise y - x as s * u, u the head's unit-variance field (white or
+    # coloured) and s^2 the head's sigma^2 plus the square of what zn adds there (decoded with
+    # zn minus without, detached), and the squared log ratio of each crop's mean s^2 to the
+    # mean of (y - x)^2 (calibration of the level). Only the head learns from it.
     pixel_noise_weight: float = 1.0
     # Not in the paper (0 there): the perceptual and GAN terms of the VAE start at this step,
     # so that a short run learns the content first. The discriminator trains from step 0.
@@ -230,14 +230,15 @@ class SeNMObjective:
 
     @staticmethod
     def _pixel_terms(head: nn.Module, clean, noise, zn_part, level) -> tuple[torch.Tensor, torch.Tensor]:
-        """What zn's part leaves of the real noise, y - x - zn_part, under the head's observation
-        noise (its exact likelihood); then the crop-mean variance of that noise against the
-        residual's mean square (the field has unit variance, so the variance is sigma^2)."""
+        """The real noise as s * u, u the head's unit-variance field and s^2 = sigma^2 + zn_part^2
+        per pixel (its exact likelihood): the head learns the variance that, with what zn adds,
+        makes the real noise's, and the field its correlation; then each crop's mean s^2 against
+        the real noise's mean square (the level's calibration)."""
         pixel = head(clean, level)
-        residual = noise - zn_part
-        nll = pixel.nll(residual).mean()
-        predicted = pixel.sigma.pow(2).flatten(1).mean(1)
-        actual = residual.pow(2).flatten(1).mean(1).clamp_min(LEVEL_FLOOR**2)
+        log_variance = torch.logaddexp(2 * pixel.log_sigma, zn_part.pow(2).clamp_min(1e-12).log())
+        nll = PixelNoise(0.5 * log_variance, pixel.kernel, pixel.white).nll(noise).mean()
+        predicted = log_variance.exp().flatten(1).mean(1)
+        actual = noise.pow(2).flatten(1).mean(1).clamp_min(LEVEL_FLOOR**2)
         return nll, (predicted.log() - actual.log()).pow(2).mean()
 
     @staticmethod
