@@ -151,3 +151,51 @@ def test_akld_clips_synthetic_images_by_default():
     assert akld_danet(overshoot, real, clean).item() != pytest.approx(
         akld_danet(overshoot, real, clean, clip_synthetic=False).item()
     )
+
+
+def _danet_local_variance(noise: np.ndarray) -> np.ndarray:
+    """DANet's recipe written out by hand for one (H, W) channel: cv2.filter2D of noise^2 with the outer product
+    of cv2.getGaussianKernel(7, -1) (OpenCV's fixed 7-tap table 1, 3.5, 7, 9, 7, 3.5, 1 over 32) and the default
+    border BORDER_REFLECT_101 (gfedcb|abcdefgh|gfedcba), then floored at 1e-10."""
+    taps = np.array([1.0, 3.5, 7.0, 9.0, 7.0, 3.5, 1.0]) / 32.0
+    height, width = noise.shape
+
+    def mirror(i: int, n: int) -> int:
+        return -i if i < 0 else (2 * (n - 1) - i if i >= n else i)
+
+    out = np.zeros_like(noise)
+    for y in range(height):
+        for x in range(width):
+            out[y, x] = sum(
+                taps[dy + 3] * taps[dx + 3] * noise[mirror(y + dy, height), mirror(x + dx, width)] ** 2
+                for dy in range(-3, 4)
+                for dx in range(-3, 4)
+            )
+    return np.maximum(out, 1e-10)
+
+
+def test_akld_with_a_variance_ratio_that_varies_across_the_image_matches_danets_recipe():
+    """Noise whose level changes across the image (left to right for the real noise, top to bottom for the
+    synthetic one, with a noise-free patch at a corner) so that the window and the border handling matter."""
+    rng = np.random.default_rng(7)
+    height, width = 11, 14
+    y, x = np.mgrid[0:height, 0:width]
+    real_noise = rng.normal(size=(3, height, width)) * (0.01 + 0.004 * x)
+    synthetic_noise = rng.normal(size=(3, height, width)) * (0.05 - 0.004 * y)
+    synthetic_noise[:, :3, :4] = 0.0  # the ratio clamps at 0.1 around here
+    clean = np.full((3, height, width), 0.5)
+    var_real = np.stack([_danet_local_variance(c) for c in real_noise])
+    var_synthetic = np.stack([_danet_local_variance(c) for c in synthetic_noise])
+
+    def kl(ratio: np.ndarray) -> float:
+        return float(np.mean(0.5 * (ratio - 1.0 - np.log(ratio))))
+
+    as_batch = lambda a: torch.from_numpy(a)[None]  # noqa: E731
+    real, synthetic, clean_t = as_batch(clean + real_noise), as_batch(clean + synthetic_noise), as_batch(clean)
+    torch.testing.assert_close(local_noise_variance(real, clean_t)[0], torch.from_numpy(var_real), rtol=1e-9, atol=0)
+    ratio = var_synthetic / var_real
+    assert ratio.min() < 0.1 and ratio.max() > 1.5  # the ratio does vary, and the clamp is reached
+    assert akld_danet(synthetic, real, clean_t).item() == pytest.approx(kl(np.clip(ratio, 0.1, 10)), rel=1e-9)
+    assert akld_reverse(synthetic, real, clean_t).item() == pytest.approx(kl(np.clip(1 / ratio, 0.1, 10)), rel=1e-9)
+    unclamped = akld_danet(synthetic, real, clean_t, ratio_clamp=None).item()
+    assert unclamped == pytest.approx(kl(ratio), rel=1e-9)
