@@ -8,7 +8,10 @@ split's paired domain. Every image is conditioned on its true noise level, one d
 centre 256x256. For each model both samplers are printed (the paper's and content-exact), at
 temperature 1 and 0; the last row is the real noise itself. With ``--seeds N`` every row is
 drawn N times (seeds 0..N-1, the Gaussians too) and each figure is printed as mean +- standard
-deviation over the draws. ``--json OUT`` also writes every draw's figures.
+deviation over the draws. ``--json OUT`` also writes every draw's figures. ``--components``
+adds, for each model and sampler, the rows of its noise parts alone: what the degradation
+latents zn add (the decoder with zn minus without, for content-exact) and the pixel-noise
+head's draw, each on the clean image (the component table of the README and the cards).
 
     python benchmarks/noise_fidelity.py polyu base runs/my_run/model.safetensors
     python benchmarks/noise_fidelity.py --data ../shared/data/renoir --json renoir.json
@@ -27,6 +30,7 @@ from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian
 from senmvae.evaluation.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.generate import NoiseModel
+from senmvae.model.network import NOISE_PARTS
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
 COLUMNS = (
@@ -65,6 +69,11 @@ def main() -> None:
     parser.add_argument("--temperatures", nargs="+", type=float, default=[1.0, 0.0])
     parser.add_argument("--seeds", type=int, default=1, help="draws per row (seeds 0..N-1)")
     parser.add_argument("--json", type=Path, help="also write every row's draws to this JSON file")
+    parser.add_argument(
+        "--components",
+        action="store_true",
+        help="also each model's noise parts alone (zn; the pixel-noise head), at temperature 1",
+    )
     args = parser.parse_args()
     if args.data != "default" and not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs real pairs (see ../shared/data/README.md)")
@@ -96,13 +105,15 @@ def main() -> None:
         )
     for model_name in args.models:
         for sampler in args.samplers:
-            model = NoiseModel.load(model_name, sampler=sampler)
-            for temperature in args.temperatures:
-                draws = [
-                    fidelity(synthesize_at_true_levels(model, pairs, seed=seed, temperature=temperature), pairs)
-                    for seed in range(args.seeds if temperature else 1)
-                ]
-                report(f"{model_name} {sampler} T{temperature:g}", draws)
+            for parts in [NOISE_PARTS, *([(part,) for part in NOISE_PARTS] if args.components else [])]:
+                model = NoiseModel.load(model_name, sampler=sampler, parts=parts)
+                alone = "" if parts == NOISE_PARTS else f" {parts[0]} alone"
+                for temperature in args.temperatures if not alone else [1.0]:
+                    draws = [
+                        fidelity(synthesize_at_true_levels(model, pairs, seed=seed, temperature=temperature), pairs)
+                        for seed in range(args.seeds if temperature else 1)
+                    ]
+                    report(f"{model_name} {sampler}{alone} T{temperature:g}", draws)
     report(REAL, [fidelity(pairs.noisy, pairs)])
     if args.json:
         document = {
