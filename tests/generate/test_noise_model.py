@@ -84,6 +84,83 @@ def test_numpy_pil_and_tensor_in_their_own_form(net):
         model.sample(np.zeros((8, 8)))
 
 
+def test_tensors_arrays_and_pil_images_are_scaled_alike_by_dtype(net):
+    model = NoiseModel(net, level=0.03, exact=True)
+    float_image = np.round(smooth_image(16, 24) * 255) / 255  # exactly representable in 8 bits
+    expected = model.sample(float_image, generator=generators(0))
+    as_uint8 = np.round(float_image * 255).astype(np.uint8)
+    as_uint16 = np.round(float_image * 65535).astype(np.uint16)
+    for image in (as_uint8, as_uint16, torch.from_numpy(as_uint8), torch.from_numpy(as_uint16)):
+        out = model.sample(
+            image.permute(2, 0, 1) if isinstance(image, torch.Tensor) else image, generator=generators(0)
+        )
+        out = out.permute(1, 2, 0).numpy() if isinstance(out, torch.Tensor) else out
+        np.testing.assert_allclose(out, expected, atol=1e-5, err_msg=str(image.dtype))
+
+
+def test_a_16_bit_pil_image_is_read_at_16_bits(net):
+    model = NoiseModel(net, level=0.03)
+    grey = np.full((16, 24), 30000, dtype=np.uint16)  # 0.458: an 8-bit reading would clip it to white
+    image = Image.fromarray(grey)
+    assert image.mode.startswith("I;16")
+    out = model.sample(image, temperature=0)
+    expected = model.sample(np.repeat(grey[..., None], 3, axis=2) / 65535.0, temperature=0)
+    np.testing.assert_array_equal(np.asarray(out), np.round(np.clip(expected, 0, 1) * 255).astype(np.uint8))
+    assert np.asarray(out).mean() < 200
+
+
+@pytest.mark.parametrize(
+    ("clean", "message"),
+    [
+        (torch.full((1, 3, 8, 8), 128.0), r"\[0, 1\], got values from 128 to 128 \(8-bit values: divide by 255"),
+        (np.full((8, 8, 3), -0.5, np.float32), r"\[0, 1\], got values from -0.5"),
+        (torch.rand(1, 1, 8, 8), "got 1 channel in shape"),
+        (np.random.rand(8, 8, 4), "got 4 channels in shape"),
+        (torch.rand(2, 8, 8, 3), r"channels-last: reorder it with .permute\(0, 3, 1, 2\)"),
+        (np.random.rand(3, 8, 8), r"channels-first: reorder it with .transpose\(1, 2, 0\)"),
+        (torch.rand(0, 3, 8, 8), "empty batch"),
+        (torch.rand(1, 3, 0, 0), "0x0 pixels"),
+        (np.zeros((0, 5, 3)), "0x5 pixels"),
+        (torch.rand(8, 8), r"must be \(3, H, W\) or \(B, 3, H, W\), got shape \(8, 8\)"),
+        (torch.zeros(1, 3, 8, 8, dtype=torch.int64), "dtype int64 are not accepted"),
+        (np.zeros((8, 8, 3), bool), "dtype bool are not accepted"),
+        (torch.tensor([0.5, float("nan"), 0.5, 0.5, 0.5, 0.5]).view(1, 3, 1, 2), "1 NaN or infinite value,"),
+        (np.full((4, 4, 3), np.inf, np.float32), "48 NaN or infinite values"),
+        ([[0.5]], "pass a torch tensor, numpy array or PIL image"),
+    ],
+)
+def test_inputs_outside_the_contract_get_one_user_error_each(net, clean, message):
+    with pytest.raises(UserError, match=message):
+        NoiseModel(net, level=0.03).sample(clean)
+
+
+def test_one_generator_per_image_whatever_the_form(net):
+    model = NoiseModel(net, level=0.03)
+    array = (smooth_image(8, 12) * 255).astype(np.uint8)
+    with pytest.raises(UserError, match="got 8 generators for 1 image; pass one generator"):
+        model.sample(array, generator=generators(*range(len(array))))
+    assert model.sample(array, generator=generators(0)).shape == (8, 12, 3)
+
+
+def test_outputs_carry_no_autograd_history(net, tmp_path):
+    import senmvae
+    from tests.model.test_official import _to_official
+
+    assert NoiseModel(net, level=0.03).sample(torch.rand(1, 3, 8, 8)).requires_grad is False
+    official = tmp_path / "official.pth"
+    torch.save(
+        {
+            _to_official(k): v
+            for k, v in SeNMVAE(model_preset("tiny").replace(level_predictor=None)).state_dict().items()
+        },
+        official,
+    )
+    loaded = senmvae.load_official(official)
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    assert loaded.sample(torch.rand(1, 3, 8, 8), level=0.03).requires_grad is False
+    assert loaded.denoise(torch.rand(1, 3, 8, 8)).requires_grad is False
+
+
 def test_mean_correction_restores_the_clean_channel_means(net):
     model = NoiseModel(net, level=0.05, mean_correction=True)
     clean = torch.from_numpy(smooth_image(30, 34)).permute(2, 0, 1)[None]

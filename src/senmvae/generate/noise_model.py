@@ -36,37 +36,105 @@ LevelLike = LevelPolicy | str | float | Sequence[float] | torch.Tensor
 SAMPLERS = ("paper", "content-exact")
 
 
-class _Batch:
-    """A (B, C, H, W) float tensor made from whatever the caller gave, and the way back."""
+RGB = 3
+# How far a float image may stray outside [0, 1]: half an 8-bit step, for float rounding.
+RANGE_SLACK = 0.5 / 255.0
+INTEGER_SCALES = {"uint8": 255.0, "uint16": 65535.0}
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
-    def __init__(self, image: ImageLike):
+
+def _scale_of(dtype: np.dtype | torch.dtype) -> float | None:
+    """The full-scale value of an 8- or 16-bit integer dtype, None for a float dtype."""
+    name = str(dtype).removeprefix("torch.")
+    if name in INTEGER_SCALES:
+        return INTEGER_SCALES[name]
+    if name in FLOAT_DTYPES:
+        return None
+    raise UserError(
+        f"images of dtype {name} are not accepted: pass uint8 (0-255), uint16 (0-65535) or floats in [0, 1]"
+    )
+
+
+def _check_layout(shape: tuple[int, ...], channels_last: bool) -> None:
+    """One :class:`UserError` for each way ``shape`` can miss the layout of its kind."""
+    kind, form = (
+        ("numpy images", "(H, W, 3) or (B, H, W, 3)") if channels_last else ("tensors", "(3, H, W) or (B, 3, H, W)")
+    )
+    if len(shape) not in (3, 4):
+        raise UserError(f"{kind} must be {form}, got shape {shape}")
+    channels, other_end = (shape[-1], shape[-3]) if channels_last else (shape[-3], shape[-1])
+    if channels != RGB and other_end == RGB:
+        fix = (
+            (".transpose(1, 2, 0)", ".transpose(0, 2, 3, 1)")
+            if channels_last
+            else (".permute(2, 0, 1)", ".permute(0, 3, 1, 2)")
+        )
+        order = "channels-first" if channels_last else "channels-last"
+        raise UserError(f"{kind} must be {form}; shape {shape} is {order}: reorder it with {fix[len(shape) - 3]}")
+    if channels != RGB:
+        raise UserError(
+            f"{kind} must be {form} RGB, got {channels} channel{'' if channels == 1 else 's'} in shape {shape}; "
+            "repeat a grey channel "
+            "three times, or drop an alpha channel"
+        )
+    if len(shape) == 4 and shape[0] == 0:
+        raise UserError(f"got an empty batch of {kind} (shape {shape}); pass at least one image")
+    height, width = shape[-3:-1] if channels_last else shape[-2:]
+    if height == 0 or width == 0:
+        raise UserError(f"got {kind} of {height}x{width} pixels (shape {shape}); pass images with pixels")
+
+
+def _pil_array(image: Image.Image) -> np.ndarray:
+    """A PIL image as an (H, W, 3) array at its own depth: 16-bit modes stay 16-bit, grey is repeated."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image)
+        if array.min(initial=0) < 0 or array.max(initial=0) > 65535:
+            raise UserError(
+                f"a PIL image of mode {image.mode} with values outside 0-65535 has no known scale; "
+                "pass a float array in [0, 1] instead"
+            )
+        array = array.astype(np.uint16)
+    elif image.mode == "F":
+        array = np.asarray(image)
+    else:
+        return np.asarray(image.convert("RGB"))
+    return np.repeat(array[..., None], RGB, axis=2)
+
+
+class _Batch:
+    """A (B, 3, H, W) float tensor made from whatever the caller gave, and the way back.
+
+    Integers are scaled from their full range (uint8 by 255, uint16 by 65535) and floats taken
+    as they are, for tensors, arrays and PIL images alike. Values that are not finite are refused;
+    with ``unit_range`` (clean images), floats outside [0, 1] are too.
+    """
+
+    def __init__(self, image: ImageLike, unit_range: bool = False):
         self.kind = type(image)
+        self.device = None
         if isinstance(image, Image.Image):
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-            self.tensor = torch.from_numpy(array).permute(2, 0, 1)[None]
+            image = _pil_array(image)
             self.single = True
-        elif isinstance(image, np.ndarray):
-            if image.ndim not in (3, 4) or image.shape[-1] != 3:
-                raise UserError(f"numpy images must be (H, W, 3) or (B, H, W, 3) RGB, got shape {image.shape}")
-            if image.dtype == np.uint8:
-                array = image.astype(np.float32) / 255.0
-            elif image.dtype == np.uint16:
-                array = image.astype(np.float32) / 65535.0
-            else:
-                array = image.astype(np.float32)
+        if isinstance(image, np.ndarray):
+            _check_layout(image.shape, channels_last=True)
+            scale = _scale_of(image.dtype)
             self.single = image.ndim == 3
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
-            self.tensor = (tensor[None] if self.single else tensor).permute(0, 3, 1, 2)
+            array = np.ascontiguousarray(image, dtype=np.float32)
+            tensor = torch.from_numpy(array / scale if scale else array)
+            tensor = (tensor[None] if self.single else tensor).permute(0, 3, 1, 2)
         elif isinstance(image, torch.Tensor):
-            if image.dim() not in (3, 4):
-                raise UserError(f"tensor images must be (C, H, W) or (B, C, H, W), got shape {tuple(image.shape)}")
+            _check_layout(tuple(image.shape), channels_last=False)
+            scale = _scale_of(image.dtype)
             self.single = image.dim() == 3
             self.device = image.device
-            self.tensor = (image[None] if self.single else image).float()
+            tensor = (image[None] if self.single else image).float()
+            tensor = tensor / scale if scale else tensor
         else:
             raise UserError(
                 f"cannot make noise for a {type(image).__name__}; pass a torch tensor, numpy array or PIL image"
             )
+        _check_values(tensor, unit_range and scale is None)
+        self.tensor = tensor
 
     def restore(self, noisy: torch.Tensor) -> ImageLike:
         if issubclass(self.kind, torch.Tensor):
@@ -78,12 +146,33 @@ class _Batch:
         return array[0] if self.single else array
 
 
+def _check_values(tensor: torch.Tensor, unit_range: bool) -> None:
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise UserError(
+            f"the images hold {bad} NaN or infinite value{'s' if bad > 1 else ''}, which would make the "
+            "whole output NaN; replace them (e.g. torch.nan_to_num or np.nan_to_num) or leave those images out"
+        )
+    if unit_range:
+        low, high = float(tensor.min()), float(tensor.max())
+        if low < -RANGE_SLACK or high > 1.0 + RANGE_SLACK:
+            hint = " (8-bit values: divide by 255, or pass uint8)" if high > 1.0 + RANGE_SLACK else ""
+            raise UserError(
+                f"float clean images must hold intensities in [0, 1], got values from {low:.4g} to {high:.4g}"
+                f"{hint}; clip values a resampling pushed out of range"
+            )
+
+
 def _row_generators(generator: Generator, rows: int) -> list[torch.Generator | None]:
     if generator is None or isinstance(generator, torch.Generator):
         return [generator] * rows
     generators = list(generator)
     if len(generators) != rows:
-        raise ValueError(f"got {len(generators)} generators for a batch of {rows}")
+        raise UserError(
+            f"got {len(generators)} generators for {rows} image{'s' if rows > 1 else ''}; pass one generator, or "
+            "one per image of the batch (a numpy (H, W, 3) array, a (3, H, W) tensor or a PIL image is one image)"
+        )
     return generators
 
 
@@ -191,11 +280,18 @@ class NoiseModel(NoiseSource):
     ) -> ImageLike:
         """Noisy versions of ``clean``, in the same form (tensor, numpy array or PIL image).
 
-        ``clean``: (B, 3, H, W) or (3, H, W) tensor, (H, W, 3) or (B, H, W, 3) numpy array
-        (float in [0, 1], or uint8/uint16), or a PIL image. ``level``: one std, one per
-        image, or a policy (None: the model's ``level``). ``generator``: one generator for
-        the batch, or one per image (then each output depends on its generator alone).
-        Tensors and arrays come back unclipped; PIL images as 8-bit RGB.
+        ``clean``, RGB: a (B, 3, H, W) or (3, H, W) tensor, an (H, W, 3) or (B, H, W, 3) numpy
+        array, or a PIL image (RGB, grey, palette, or 16-bit grey ``I;16``, read at 16 bits).
+        Tensors and arrays are read alike by dtype: uint8 is divided by 255, uint16 by 65535,
+        floats are taken as they are and must lie in [0, 1]; other dtypes are refused. A batch
+        with no images, an image without pixels, another channel count or the other channel
+        order (NHWC tensors, CHW arrays), and NaN or infinite values are each refused with a
+        :class:`UserError` that says what to change.
+
+        ``level``: one std, one per image, or a policy (None: the model's ``level``).
+        ``generator``: one generator for the batch, or one per image (then each output depends
+        on its generator alone). Tensors and arrays come back as float32, unclipped, without
+        autograd history; PIL images as 8-bit RGB.
         """
         return self.sample_with_levels(clean, level, temperature, generator, mean_correction)[0]
 
@@ -208,7 +304,7 @@ class NoiseModel(NoiseSource):
         mean_correction: bool | None = None,
     ) -> tuple[ImageLike, list[float]]:
         """:meth:`sample`, and the noise level each image was generated at."""
-        batch = _Batch(clean)
+        batch = _Batch(clean, unit_range=True)
         keys, levels = self._draws(_row_generators(generator, batch.tensor.shape[0]), level)
         noisy = self._generate(
             batch.tensor,

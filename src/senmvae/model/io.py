@@ -93,7 +93,9 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> SeNMVAE:
-    """Load a model saved by :func:`save_model`, or convert an official checkpoint."""
+    """Load a model saved by :func:`save_model`, or convert an official checkpoint, for
+    inference: in eval mode with its weights frozen (``requires_grad_(True)`` and ``train()``
+    to train it directly; fine-tuning copies its weights into a new model instead)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model file {path} does not exist")
@@ -112,7 +114,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SeNMVAE:
         raise UserError(f"{path} does not hold the weights its model_config describes ({mismatch}); {NOT_OURS}")
     refuse_not_finite(state, str(path))
     model.load_state_dict(state)
-    return model.to(device).eval()
+    return model.to(device).eval().requires_grad_(False)
 
 
 def _model_config(path: Path, text: str) -> ModelConfig:

@@ -142,7 +142,11 @@ def convert_official_state(state: dict[str, torch.Tensor], path: Path | str = "c
 
 
 def load_official(path: str | Path) -> SeNMVAE:
-    """Load a checkpoint of the authors' code; never unpickles arbitrary objects."""
+    """Load a checkpoint of the authors' code; never unpickles arbitrary objects.
+
+    The model is returned for inference, as :func:`~senmvae.model.io.load_model` returns one:
+    in eval mode with its weights frozen, so ``sample`` and ``denoise`` give tensors without
+    autograd history (``requires_grad_(True)`` and ``train()`` to train it directly)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} does not exist or is not a file")
@@ -153,4 +157,4 @@ def load_official(path: str | Path) -> SeNMVAE:
             f"{path} cannot be read: {torch_load_problem(err)}; expected the .pth file of the official "
             "SeNM-VAE code (a plain state_dict), copied whole"
         ) from None
-    return convert_official_state(_unwrap(obj, path), path)
+    return convert_official_state(_unwrap(obj, path), path).requires_grad_(False)
