@@ -12,7 +12,12 @@ from senmvae.model.io import save_model
 from tests.train.helpers import write_pairs
 
 RUNS = ("senmvae", "senmvae_finetuned", "senmvae_paired_only")
-ROWS = [r + s for r in RUNS for s in ("", "_content_exact")] + ["awgn", "heteroscedastic", "real"]
+ROWS = [r + s for r in RUNS for s in ("", "_content_exact")] + [
+    "awgn",
+    "heteroscedastic",
+    "colored_heteroscedastic",
+    "real",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +56,10 @@ def test_results_hold_every_model_metric_and_the_validity_verdict(finished):
             "akld_danet",
             "akld_reverse",
             "fd_effnet_lite0",
+            "lag1",
+            "channels",
+            "spectrum_distance",
+            "checkerboard_ratio",
         ):
             assert metric in models[name], (name, metric)
     assert {r + "_predicted_level" for r in ROWS[:6]} | {"noisy_input"} <= set(models)
@@ -58,6 +67,7 @@ def test_results_hold_every_model_metric_and_the_validity_verdict(finished):
     assert runs["senmvae"]["init"] is None and runs["senmvae_finetuned"]["init"].endswith("tiny.safetensors")
     assert runs["senmvae_paired_only"]["paired_only"] and runs["senmvae_finetuned"]["steps"] >= 1
     assert models["real"]["akld_danet"] == 0 and models["real"]["kl_noise_neca"] == 0
+    assert models["real"]["spectrum_distance"] == 0
     gain = models["real"]["psnr"] - models["noisy_input"]["psnr"]
     assert document["downstream"]["real_gain_db"] == pytest.approx(gain, abs=1e-3)
     assert document["downstream"]["valid"] == (gain >= 1.0)
@@ -71,6 +81,8 @@ def test_it_writes_the_split_baselines_runs_table_and_report(finished):
     assert not set(scenes["paired"]) & set(scenes["validation"])
     assert not set(scenes["source"]) & set(scenes["target"])
     assert json.loads((out / "baselines" / "awgn.json").read_text())["kind"] == "awgn"
+    colored = json.loads((out / "baselines" / "colored_heteroscedastic.json").read_text())
+    assert colored["kind"] == "colored_heteroscedastic"
     for run in RUNS:
         assert (out / "runs" / run / "model.safetensors").is_file()
     table = (out / "results.md").read_text()
