@@ -5,6 +5,7 @@ import torch
 
 from senmvae.cli.main import main
 from senmvae.errors import UserError
+from senmvae.model import SeNMVAE, model_preset, save_model
 from senmvae.train.checkpoint import step_checkpoints
 from senmvae.train.run import _checkpoint, resume_run, start_run
 from tests.train.helpers import tiny_config
@@ -51,3 +52,25 @@ def test_a_learning_rate_that_is_not_finite_is_refused_before_anything_is_writte
     code = main(["train", "--preset", "tiny", "--data", str(pairs_dir), "--out", str(out), "--set", "optim.lr=inf"])
     assert code == 2 and "optim.lr" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_run_none_of_whose_steps_was_finite_publishes_nothing_and_says_what_to_change(tmp_path, pairs_dir, capsys):
+    huge = SeNMVAE(model_preset("tiny"))
+    with torch.no_grad():
+        for param in huge.parameters():
+            param.mul_(1e30)  # finite weights whose outputs are not
+    init = save_model(huge, tmp_path / "huge.safetensors")
+    out = tmp_path / "run"
+
+    code = main(
+        ["train", "--preset", "tiny", "--data", str(pairs_dir), "--out", str(out), "--set", "schedule.steps=3",
+         "--set", "validation.every=0", "--set", f"init.weights={init}"]
+    )  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"{out}: none of its 3 steps updated the weights (3 skipped because the loss or its gradient was not" in err
+    assert f"nothing was saved or published. Check the data (senmvae data check {pairs_dir})" in err
+    assert f"and init.weights ({init}): a model whose outputs are not finite" in err
+    assert "then lower optim.lr (now " in err and "start again in a new --out folder" in err
+    assert not (out / "model.safetensors").exists() and not step_checkpoints(out)

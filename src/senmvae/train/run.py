@@ -312,7 +312,26 @@ def _export(trainer: Trainer, run_dir: Path) -> None:
     )
 
 
+def _refuse_untrained(trainer: Trainer, run_dir: Path) -> None:
+    """A run none of whose steps updated the weights is stopped before it saves or publishes anything:
+    its model would be the initial one, unchanged by training (outputs NaN when that one does)."""
+    if trainer.updates or not trainer.step:
+        return
+    skipped, cfg = trainer.skipped, trainer.cfg
+    start = f"init.weights ({cfg.init.weights})" if cfg.init.weights is not None else "the initial weights"
+    raise UserError(
+        f"{run_dir}: none of its {trainer.step} steps updated the weights ({skipped['nonfinite']} skipped because "
+        f"the loss or its gradient was not finite, {skipped['grad_norm']} because the gradient norm reached "
+        "optim.skip_grad_norm), so nothing was saved or published. Check the data (senmvae data check "
+        f"{cfg.data.spec}) and {start}: a model whose outputs are not finite on this data cannot be trained; "
+        f"then lower optim.lr (now {cfg.optim.lr:g})"
+        + (" or raise optim.skip_grad_norm" if skipped["grad_norm"] else "")
+        + " and start again in a new --out folder"
+    )
+
+
 def _checkpoint(trainer: Trainer, run_dir: Path) -> None:
+    _refuse_untrained(trainer, run_dir)
     if not all(bool(torch.isfinite(p).all()) for p in trainer.export_model.parameters()):
         kept = step_checkpoints(run_dir)
         raise UserError(

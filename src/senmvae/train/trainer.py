@@ -198,6 +198,12 @@ class Trainer:
             self.ema.module.load_state_dict(self.model.state_dict())
 
     @property
+    def updates(self) -> int:
+        """Steps whose update was applied; the others were skipped (a loss or gradient that was not
+        finite, or a gradient norm at ``optim.skip_grad_norm``) and left the weights as they were."""
+        return self.step - self.skipped["nonfinite"] - self.skipped["grad_norm"]
+
+    @property
     def export_model(self) -> SeNMVAE:
         """The weights to evaluate and publish: the EMA when it is on."""
         return self.ema.module if self.ema is not None else self.model
