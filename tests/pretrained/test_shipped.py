@@ -1,5 +1,8 @@
 """The pretrained models that ship with the package work offline, right after install."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +11,7 @@ from safetensors import safe_open
 from senmvae.cli.main import main
 from senmvae.data.io import read_image, write_image
 from senmvae.generate import NoiseModel
+from senmvae.model.io import read_metadata
 from senmvae.pretrained import PRETRAINED, model_card, pretrained_path
 from senmvae.train.config import train_preset
 
@@ -40,6 +44,19 @@ def test_a_shipped_model_synthesizes_a_folder_by_name(tmp_path):
     noisy = read_image(tmp_path / "out" / "a.png")
     clean = read_image(tmp_path / "in" / "a.png")
     assert noisy.shape == clean.shape and 0.002 < float(np.std(noisy - clean)) < 0.1
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_the_listing_the_card_and_the_readme_agree_on_the_steps(name, capsys):
+    """The file records its last run; the card and the README count every run and name the last."""
+    last = read_metadata(pretrained_path(name))["step"]
+    assert main(["models"]) == 0
+    assert f"its last training run: {last} steps" in capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text().splitlines()
+    readme_row = next(line for line in readme if line.startswith(f"| `{name}` |"))
+    card_row = next(line for line in model_card(name).splitlines() if line.startswith("| steps, minutes, machine |"))
+    total = re.search(r"(\d+) steps", readme_row).group(1)
+    assert f"{last} steps" in readme_row and f"{last} steps" in card_row and total in card_row
 
 
 def test_the_models_command_lists_them(capsys):

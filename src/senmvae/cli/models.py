@@ -23,9 +23,15 @@ def run(args: argparse.Namespace) -> int:
     if args.name:
         print(model_card(args.name))
         return 0
+    # The file records the run that wrote it; a model continued from another (polyu from base,
+    # base over three runs) has more steps behind it, which its card counts.
     for name in PRETRAINED:
         path = pretrained_path(name)
         meta = read_metadata(path)
         first = model_card(name).splitlines()[0].lstrip("# ")
-        print(f"{name:<6} {first}\n       {path} ({path.stat().st_size / 1e6:.1f} MB), step {meta.get('step', '?')}")
+        last_run = f"{meta.get('step', '?')} steps, {meta.get('training_minutes', '?')} min"
+        print(
+            f"{name:<6} {first}\n       {path} ({path.stat().st_size / 1e6:.1f} MB); its last training run: "
+            f"{last_run}; the card (senmvae models {name}) counts every run"
+        )
     return 0
