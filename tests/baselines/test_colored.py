@@ -121,3 +121,10 @@ def test_a_saved_model_with_a_bad_kernel_is_refused(tmp_path):
     path.write_text(json.dumps({"kind": "colored_heteroscedastic", "a": [0.0] * 3, "b": [1e-4] * 3, "kernel": [[1.0]]}))
     with pytest.raises(UserError, match=r"bad.json.*shape \(3, 3, k, k\)"):
         load_baseline(path)
+    kernel = np.zeros((3, 3, 3, 3))
+    kernel[0, 0, 1, 1] = np.nan
+    path.write_text(
+        json.dumps({"kind": "colored_heteroscedastic", "a": [0.0] * 3, "b": [1e-4] * 3, "kernel": kernel.tolist()})
+    )
+    with pytest.raises(UserError, match="not finite"):
+        load_baseline(path)
