@@ -305,3 +305,56 @@ def test_non_finite_model_output_is_refused_and_finished_images_are_kept(run_dir
     with pytest.raises(UserError, match="non-finite values"):
         synthesize_folder(model, clean_dir, out, level=FixedLevel(0.05), batch_size=1, progress=False)
     assert len(list(out.glob("*.png"))) == 1
+
+
+def test_the_sampler_is_printed_and_recorded_and_content_exact_is_the_default(run_dir, clean_dir, tmp_path, capsys):
+    for extra, sampler in [((), "content-exact"), (("--sampler", "paper"), "paper")]:
+        out = synthesize(run_dir, clean_dir, tmp_path / sampler, "--level", "0.03", *extra)
+        assert f"; sampler: {sampler}; level: fixed 0.03;" in capsys.readouterr().out
+        assert json.loads((out / ".synthesize" / "settings.json").read_text())["sampler"] == sampler
+        assert json.loads((out / "pairs.json").read_text())["settings"]["sampler"] == sampler
+
+
+def test_levels_outside_the_trained_range_get_a_warning(run_dir, tmp_path, capsys):
+    clean = write_clean_folder(tmp_path / "clean", [(32, 32)] * 2)
+    # A shipped model's card records the levels it was trained on: 0.0043-0.048.
+    synthesize("base", clean, tmp_path / "inside", "--level", "0.03")
+    assert "warning" not in capsys.readouterr().err
+    synthesize("base", clean, tmp_path / "outside", "--level", "0.5")
+    err = capsys.readouterr().err
+    assert "warning: all 2 outputs get noise levels outside 0.0043-0.048, the noise levels base was trained on" in err
+    assert ": 0.5. Noise at levels a model never saw is extrapolated" in err
+    synthesize("base", clean, tmp_path / "partly", "--level", "0.001,0.03", "-k", "8")
+    err = capsys.readouterr().err
+    drawn = [p["level"] for p in json.loads((tmp_path / "partly" / "pairs.json").read_text())["pairs"]]
+    assert f"warning: {drawn.count(0.001)} of 16 outputs get noise levels outside 0.0043-0.048" in err
+    # A model that records no range: levels above 0.1 are warned about.
+    synthesize(run_dir, clean, tmp_path / "unrecorded_inside", "--level", "0.09")
+    assert "warning" not in capsys.readouterr().err
+    synthesize(run_dir, clean, tmp_path / "unrecorded", "--level", "0.2")
+    err = capsys.readouterr().err
+    assert "warning: all 2 outputs get noise levels above 0.1 (25.5 in 8-bit units);" in err
+    assert "records no range of training levels" in err
+
+
+def test_grey_alpha_and_deep_inputs_are_told_once_per_kind(run_dir, tmp_path, capsys):
+    from PIL import Image
+
+    from senmvae.data.io import write_image
+
+    clean = write_clean_folder(tmp_path / "clean", [(32, 32)] * 5)
+    for name in ("img0", "img1"):
+        Image.open(clean / f"{name}.png").convert("L").save(clean / f"{name}.png")
+    Image.open(clean / "img2.png").convert("RGBA").save(clean / "img2.png")
+    write_image(clean / "img3.png", smooth_image(32, 32), bits=16)
+
+    synthesize(run_dir, clean, tmp_path / "out", "--level", "0.03")
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+
+    assert len(warnings) == 3
+    assert "2 inputs were grayscale: read as RGB with the grey value in all three channels" in warnings[0]
+    assert f"({clean / 'img0.png'}, {clean / 'img1.png'})" in warnings[0]
+    assert "1 input has an alpha channel: it is dropped" in warnings[1] and "img2.png" in warnings[1]
+    assert "1 input has more than 8 bits per channel: the outputs are 8-bit PNGs; --bits 16" in warnings[2]
+    synthesize(run_dir, clean, tmp_path / "deep", "--level", "0.03", "--bits", "16")
+    assert "more than" not in capsys.readouterr().err

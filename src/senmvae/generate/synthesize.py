@@ -214,17 +214,19 @@ class _Conversions:
         return kinds
 
     def messages(self) -> list[str]:
-        what = {
-            "grey": "grayscale: read as RGB with the grey value in all three channels, so their outputs carry "
-            "colour noise on a grey image",
-            "alpha": "with an alpha channel: it is dropped (the outputs are RGB without transparency)",
-            "depth": f"of more than {self.bits} bits: their outputs are {self.bits}-bit PNGs; --bits 16 keeps "
-            "more of their depth",
-        }
-        return [
-            f"{len(paths)} input{'s were' if len(paths) > 1 else ' was'} {what[kind]} ({_some(paths, 3)})"
-            for kind, paths in self.kinds.items()
-        ]
+        lines = []
+        for kind, paths in self.kinds.items():
+            one = len(paths) == 1
+            what = {
+                "grey": f"{'was' if one else 'were'} grayscale: read as RGB with the grey value in all three "
+                "channels, so the outputs carry colour noise on a grey image",
+                "alpha": f"{'has' if one else 'have'} an alpha channel: it is dropped (the outputs are RGB, "
+                "without transparency)",
+                "depth": f"{'has' if one else 'have'} more than {self.bits} bits per channel: the outputs are "
+                f"{self.bits}-bit PNGs" + ("; --bits 16 keeps more of the depth" if self.bits == 8 else ""),
+            }[kind]
+            lines.append(f"{len(paths)} input{'' if one else 's'} {what} ({_some(paths, 3)})")
+        return lines
 
 
 def trained_level_range(model: NoiseModel) -> tuple[str, float, float] | None:
