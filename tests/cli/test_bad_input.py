@@ -254,3 +254,41 @@ def test_synthesize_refuses_a_temperature_that_is_not_a_finite_number_when_readi
     assert exit_.value.code == 2 and "argument --temperature: must be a finite number >= 0" in err and value in err
     assert not out.exists()  # nothing that could refuse the next run
     assert synthesize(capsys, run_dir, clean, out, "--temperature", "0.5", "--level", "0.03")[0] == 0
+
+
+def test_synthesize_names_gif_and_webp_inputs_as_formats_it_does_not_read(run_dir, tmp_path, capsys):
+    only_gif = tmp_path / "gif"
+    only_gif.mkdir()
+    Image.new("RGB", (32, 32), (90, 120, 150)).save(only_gif / "a.gif")
+    Image.new("RGB", (32, 32), (90, 120, 150)).save(only_gif / "b.webp")
+
+    code, _, err = synthesize(capsys, run_dir, only_gif, tmp_path / "out1", "--level", "0.03")
+
+    assert code == 2 and "spec" not in err
+    assert f"input folder {only_gif} holds no image in a format this tool reads (PNG, TIFF, JPEG or BMP)" in err
+    assert f"it holds 2 GIF/WebP images ({only_gif / 'a.gif'}, {only_gif / 'b.webp'}): GIF/WebP is not a format" in err
+
+    mixed = write_clean_folder(tmp_path / "mixed", [(32, 32)])
+    Image.new("RGB", (32, 32)).save(mixed / "c.gif")
+    code, _, err = synthesize(capsys, run_dir, mixed, tmp_path / "out2", "--level", "0.03")
+
+    assert code == 0
+    assert f"warning: left out 1 GIF image ({mixed / 'c.gif'}): GIF is not a format this tool reads" in err
+    assert "convert them to PNG to include them" in err
+
+
+def test_synthesize_with_an_empty_model_name_or_a_training_checkpoint_points_the_right_way(run_dir, tmp_path, capsys):
+    clean = write_clean_folder(tmp_path / "clean", [(32, 32)])
+
+    code, _, err = synthesize(capsys, "", clean, tmp_path / "out")
+    assert code == 2 and "the model is an empty name; pass a training run folder" in err
+    assert "is a folder" not in err
+
+    run = tmp_path / "run"
+    checkpoint = run / "checkpoints" / "step_0000040.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"a training checkpoint")
+    code, _, err = synthesize(capsys, checkpoint, clean, tmp_path / "out")
+    assert code == 2 and f"{checkpoint} is a checkpoint of the training run {run}" in err
+    assert f"pass the run folder {run} instead" in err and f"senmvae train --resume {run}" in err
+    assert "official" not in err

@@ -63,6 +63,25 @@ def test_check_reports_a_pair_with_a_nan_pixel_as_a_problem(tmp_path, capsys):
     assert "problems: none" not in out and "result: CANNOT be trained on" in out
 
 
+def test_check_of_a_folder_of_loose_clean_images_gives_their_statistics(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "photos"
+    for i, (h, w) in enumerate([(48, 64), (48, 64), (40, 56)]):
+        write_image(root / f"p{i}.png", builders.image(i, h, w))
+    write_image(root / "deep" / "p3.png", builders.image(3), bits=16)
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(root / "grey.png")
+
+    assert main(["data", "check", str(root), "--crop", "16"]) == 1
+    out = capsys.readouterr().out
+    source = next(line for line in out.splitlines() if line.startswith("source "))
+    assert source.split() == ["source", "4", "4", "56x40", "..", "64x48", "(2", "sizes)", "8/16", "-"]
+    assert f"SKIPPED  {root / 'grey.png'}: is grayscale" in out
+    assert "has no usable (clean, noisy) pair" in out and "result: CANNOT be trained on" in out
+    assert f"note: {root} is a folder of images with no known layout, so it holds no pairs" in out
+    assert "under 'source' (clean) or 'target' (noisy) in a YAML spec" in out
+
+
 def test_split_refuses_an_untrainable_set_before_writing(tmp_path, capsys):
     root = builders.paired_folders(tmp_path / "set", ["a", "b"])
     write_image(root / "noisy" / "a.png", builders.image(2, 30, 30))

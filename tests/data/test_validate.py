@@ -140,6 +140,22 @@ def test_float_pixels_that_are_not_finite_or_far_outside_0_1_leave_their_pair_ou
     assert "nan" not in text.split("problems")[0]  # no NaN statistic
 
 
+def test_the_report_columns_never_run_into_each_other():
+    from collections import Counter
+
+    from senmvae.data import SemiSupervisedSet
+    from senmvae.data.validate import DOMAINS, DomainStats, Report
+
+    stats = {domain: DomainStats() for domain in DOMAINS}
+    stats["paired"] = DomainStats(count=200, sizes=Counter({(10 + i, 20000 + i): 1 for i in range(123)}))
+    stats["paired"].bit_depths[16] = 246
+
+    lines = Report(SemiSupervisedSet(), 64, [], stats).render().splitlines()
+
+    assert "10x20000 .. 132x20122 (123 sizes)  16      -" in lines[1]
+    assert lines[0].index("bits") == lines[1].index("16      -") == lines[2].index("-       -")
+
+
 def test_pairs_of_different_sizes_refuse_the_dataset_listing_all_of_them(tmp_path):
     root = pairs_with(tmp_path, ["a", "b", "c"])
     write_image(root / "noisy" / "a.png", builders.image(0, 40, 64))

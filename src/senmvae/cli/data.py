@@ -7,8 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-from senmvae.data import build_split, load_spec, validate, write_manifest
+from senmvae.data import SemiSupervisedSet, build_split, load_spec, validate, write_manifest
+from senmvae.data.layouts.folders import read_single_folder
 from senmvae.data.prepare import PatchOptions, prepare_patches
+from senmvae.data.spec import detect_layout
 from senmvae.errors import UserError
 
 SPEC_HELP = (
@@ -89,8 +91,25 @@ def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
+def _checked_set(spec: str) -> tuple[SemiSupervisedSet, str | None]:
+    """The dataset of ``spec``, and a note when it is a folder of loose images: one with no known
+    layout, whose images are checked as a source domain (clean images), which is how a YAML spec
+    would name them; it cannot be trained on alone (no pairs)."""
+    path = Path(spec).expanduser()
+    if spec != "default" and path.is_dir() and detect_layout(path) is None:
+        images, problems = read_single_folder(path, path.name)
+        if images:
+            note = (
+                f"note: {path} is a folder of images with no known layout, so it holds no pairs; its images are "
+                "counted as the source domain (clean images). To train with them, name the folder under 'source' "
+                "(clean) or 'target' (noisy) in a YAML spec that also has pairs (docs/data.md)"
+            )
+            return SemiSupervisedSet(source=images, origin=str(path), problems=problems), note
+    return load_spec(spec), None
+
+
 def run_check(args: argparse.Namespace) -> int:
-    dataset = load_spec(args.spec)
+    dataset, note = _checked_set(args.spec)
     print(dataset.describe())
     logging.getLogger("senmvae.data").disabled = True  # the report lists the skipped files itself
     try:
@@ -98,6 +117,8 @@ def run_check(args: argparse.Namespace) -> int:
     finally:
         logging.getLogger("senmvae.data").disabled = False
     print(report.render())
+    if note:
+        print(note)
     return 0 if report.ok else 1
 
 

@@ -70,13 +70,15 @@ class Report:
         return not self.by_action(Action.REFUSE)
 
     def render(self) -> str:
+        width = 2 + max(len("sizes"), *(len(self.stats[domain].size_text()) for domain in DOMAINS))
         lines = [
-            f"{'domain':<11}{'count':>7}{'scenes':>8}  {'sizes':<30}{'bits':<8}noise std (8-bit units)",
+            f"{'domain':<11}{'count':>7}{'scenes':>8}  {'sizes':<{width}}{'bits':<8}noise std (8-bit units)",
         ]
         for domain in DOMAINS:
             s = self.stats[domain]
             lines.append(
-                f"{domain:<11}{s.count:>7}{len(s.scenes):>8}  {s.size_text():<30}{s.depth_text():<8}{s.noise_text()}"
+                f"{domain:<11}{s.count:>7}{len(s.scenes):>8}  {s.size_text():<{width}}{s.depth_text():<8}"
+                f"{s.noise_text()}"
             )
         labels = {Action.REFUSE: "REFUSED", Action.SKIP: "SKIPPED", Action.NOTE: "NOTE"}
         if self.problems:

@@ -8,6 +8,7 @@ are not finite (a diverged training) are refused both ways.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from senmvae.model.network import SeNMVAE
 from senmvae.pretrained import PRETRAINED, pretrained_path
 
 MODEL_FILE = "model.safetensors"  # the weights of a training run folder
+TRAINING_CHECKPOINT = re.compile(r"step_\d+\.pt|best\.pt")  # RUN/checkpoints/*, as senmvae.train.checkpoint names them
 FORMAT = "senmvae-model"
 FORMAT_VERSION = "1"
 NOT_OURS = "this file was not written by senmvae for this model config"
@@ -65,6 +67,11 @@ def refuse_not_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
 def resolve_model_path(path: str | Path) -> Path:
     """The weight file of a shipped model name (``base``, ``polyu``), of a training run folder
     (``RUN/model.safetensors``), or ``path`` itself."""
+    if not str(path).strip():
+        raise UserError(
+            "the model is an empty name; pass a training run folder, a model file (.safetensors or official .pth), "
+            f"or a shipped model ({', '.join(PRETRAINED)})"
+        )
     if str(path) in PRETRAINED and not Path(path).exists():
         return pretrained_path(str(path))
     path = Path(path)
@@ -99,6 +106,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> SeNMVAE:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model file {path} does not exist")
+    if path.parent.name == "checkpoints" and TRAINING_CHECKPOINT.fullmatch(path.name):
+        run = path.parent.parent
+        raise UserError(
+            f"{path} is a checkpoint of the training run {run} (its weights with the optimiser state, to resume "
+            f"from), not a model file; pass the run folder {run} instead (it uses {run / MODEL_FILE}, the weights "
+            f"of its newest checkpoint), or continue training it with: senmvae train --resume {run}"
+        )
     if path.suffix in (".pth", ".pt"):
         from senmvae.model.official import load_official
 
