@@ -204,3 +204,45 @@ def test_the_parts_of_the_noise_add_up_to_the_whole():
     with torch.no_grad():
         zn_part = net.sample(clean, 0.03, generator=gen, content_exact=True, parts=("zn",))
         torch.testing.assert_close(whole, zn_part + head.sample(gen))
+
+
+def test_spectrum_gap_compares_the_shape_of_two_spectra():
+    from senmvae.model.objective import spectrum_gap
+
+    g = torch.Generator().manual_seed(0)
+    white = torch.randn(8, 3, 32, 32, generator=g)
+    assert float(spectrum_gap(3.0 * white, white)) < 1e-10  # the scale does not count
+    other = torch.randn(8, 3, 32, 32, generator=g)
+    assert float(spectrum_gap(other, white)) < 0.01  # two white draws: nearly flat
+    # a 2-pixel checkerboard holds all its power in one frequency cell, so every other cell of
+    # its normalised spectrum sits at the floor while white noise's is flat at 1
+    sign = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 2 - 1
+    chequer = sign.float().expand(8, 3, 32, 32)
+    cells = (32 // 4) ** 2
+    expected = ((cells - 1) * math.log(1e-3) ** 2 + math.log(cells) ** 2) / cells
+    assert abs(float(spectrum_gap(chequer, white)) - expected) < 0.2 * expected
+
+
+def test_the_zn_spectrum_term_reaches_the_decoder_and_the_zn_heads_only():
+    net = _tiny(perturb=0.05)
+    g = torch.Generator().manual_seed(1)
+    clean = torch.rand(4, 3, 16, 16, generator=g)
+    batch = {
+        "clean": clean,
+        "noisy": clean + 0.05 * torch.randn(clean.shape, generator=g),
+        "domain": torch.tensor([Domain.PAIRED, Domain.PAIRED, Domain.SOURCE, Domain.TARGET]),
+    }
+
+    def grads(weight):
+        net.zero_grad(set_to_none=True)
+        objective = SeNMObjective(ObjectiveConfig(zn_spectrum_weight=weight, pixel_noise_weight=0.0))
+        out = objective(net, batch, step=100, generator=torch.Generator().manual_seed(2))
+        out.loss.backward()
+        return out, {n: None if p.grad is None else p.grad.clone() for n, p in net.named_parameters()}
+
+    without, base = grads(0.0)
+    with_term, spectral = grads(1.0)
+    assert "zn_spectrum" not in without.terms and float(with_term.terms["zn_spectrum"].detach()) > 0
+    moved = {n for n in base if base[n] is not None and not torch.allclose(base[n], spectral[n])}
+    assert any(n.startswith("output.") for n in moved) and any(".p_zn." in n or ".q_zn." in n for n in moved)
+    assert not any(n.startswith(("clean_encoder.", "level_predictor.", "pixel_noise.")) for n in moved)

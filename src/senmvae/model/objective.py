@@ -53,6 +53,11 @@ class ObjectiveConfig(Config):
     # zn minus without, detached), and the squared log ratio of each crop's mean s^2 to the
     # mean of (y - x)^2 (calibration of the level). Only the head learns from it.
     pixel_noise_weight: float = 1.0
+    # Not in the paper (0 there): on paired samples, the squared log ratio of the normalised 2-D
+    # power spectrum of what zn adds (decoded with zn minus without) to the real noise's, pooled
+    # over the batch and channels in 4x4 cells of frequencies: zn's noise takes the real noise's
+    # correlation and no grid (docs/training.md). The decoder and the zn heads learn from it.
+    zn_spectrum_weight: float = 0.0
     # Not in the paper (0 there): the perceptual and GAN terms of the VAE start at this step,
     # so that a short run learns the content first. The discriminator trains from step 0.
     adversarial_start_step: int = 0
@@ -66,6 +71,7 @@ class ObjectiveConfig(Config):
             "gan_weight",
             "noise_residual_weight",
             "pixel_noise_weight",
+            "zn_spectrum_weight",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -102,6 +108,28 @@ class ObjectiveOutput:
 
 def _mean(x: torch.Tensor) -> torch.Tensor:
     return x.mean() if x.numel() else x.new_zeros(())
+
+
+SPECTRUM_CELL = 4  # frequencies pooled in cells of this side by spectrum_gap
+SPECTRUM_FLOOR = 1e-3  # of the mean power: cells with less are compared at the floor
+
+
+def normalised_spectrum(noise: torch.Tensor) -> torch.Tensor:
+    """The 2-D power spectrum of a batch of noise, averaged over images and channels, pooled
+    in ``SPECTRUM_CELL``-square cells of frequencies and divided by its mean (float32)."""
+    h, w = noise.shape[-2:]
+    h, w = h - h % SPECTRUM_CELL, w - w % SPECTRUM_CELL
+    power = torch.fft.fft2(noise[..., :h, :w].float()).abs().pow(2).mean((0, 1))
+    cells = F.avg_pool2d(power[None, None], SPECTRUM_CELL)[0, 0]
+    return cells / cells.mean().clamp_min(1e-20)
+
+
+def spectrum_gap(part: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Mean squared log ratio of the normalised spectra of ``part`` and ``noise`` (0: the same shape)."""
+    if part.shape[0] == 0 or min(part.shape[-2:]) < SPECTRUM_CELL:
+        return part.new_zeros(())
+    ratio = normalised_spectrum(part).clamp_min(SPECTRUM_FLOOR) / normalised_spectrum(noise).clamp_min(SPECTRUM_FLOOR)
+    return ratio.log().pow(2).mean()
 
 
 def ragan_generator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -170,7 +198,7 @@ class SeNMObjective:
         pixel_head = model.pixel_noise if cfg.pixel_noise_weight else None
         out = model(
             clean, noisy, domain, level, p_clean=cfg.p_clean, generator=generator,
-            decode_without_zn=bool(cfg.noise_residual_weight) or pixel_head is not None,
+            decode_without_zn=bool(cfg.noise_residual_weight or cfg.zn_spectrum_weight) or pixel_head is not None,
         )  # fmt: skip
 
         rec_clean_rows = (out.recon_clean - clean[out.clean_rows]).pow(2).flatten(1).mean(1)
@@ -201,6 +229,9 @@ class SeNMObjective:
             terms["noise_residual"] = (added - (noisy[paired] - clean[paired])).pow(2).mean()
             if cfg.noise_residual_weight:
                 loss = loss + cfg.noise_residual_weight * terms["noise_residual"]
+            terms["zn_spectrum"] = spectrum_gap(added, noisy[paired] - clean[paired])
+            if cfg.zn_spectrum_weight:
+                loss = loss + cfg.zn_spectrum_weight * terms["zn_spectrum"]
             if pixel_head is not None:
                 terms["pixel_nll"], terms["pixel_calibration"] = self._pixel_terms(
                     pixel_head, clean[paired], noisy[paired] - clean[paired], added.detach(), level[paired]
