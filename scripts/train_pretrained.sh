@@ -2,23 +2,29 @@
 # How the shipped pretrained models were made (src/senmvae/pretrained/*.md has the measured facts).
 # Long: run it in the background on one core, e.g.
 #   OMP_NUM_THREADS=1 nohup bash scripts/train_pretrained.sh WORKDIR > WORKDIR.log 2>&1 &
-# Needs ../shared/data (clean photo sets and PolyU). Steps:
+# Needs ../shared/data (clean photo sets, PolyU, RENOIR, Nam). Steps:
 #   1. simulated pairs of the 510 clean photos (camera profiles the demo set does not use);
-#   2. base: the cpu preset from scratch on them (time budget BASE_MINUTES), with the paper's
-#      perceptual and GAN terms (the cpu preset had them then; ADVERSARIAL below), without the
-#      pixel-noise head (the first round had none), then continued from there with the head
-#      (lr 3e-4, BASE_MORE_MINUTES). The shipped base had one more run between these two, 750
-#      steps under an earlier form of the head's loss that this code no longer has (base.md);
+#   2. the first base: the cpu preset from scratch on them (time budget BASE_MINUTES), with the
+#      paper's perceptual and GAN terms (the cpu preset had them then; ADVERSARIAL below), without
+#      the pixel-noise head (the first round had none), then continued from there with a white
+#      head (lr 3e-4, BASE_MORE_MINUTES). The first shipped base had one more run between these
+#      two, 750 steps under an earlier form of the head's loss that this code no longer has;
 #      this script goes straight to the final one;
-#   3. polyu: base fine-tuned on every PolyU pair outside the benchmark's held-out scenes
-#      (the scene-grouped split of `senmvae benchmark --paired 10`, seed 0), POLYU_MINUTES;
-#   4. both exported as float16 safetensors into src/senmvae/pretrained/.
+#   3. base (shipped): the first base continued on real camera-noise pairs, the training scenes of
+#      PolyU, RENOIR and Nam (scripts/real_pairs_manifest.py; the benchmark's held-out scenes are
+#      left out entirely), with the 110 Kodak24, McMaster and CBSD68 photos as clean-only images:
+#      the pixel-noise head gets its 7x7 colouring kernel (head lr 1e-3, no perceptual or GAN
+#      term), first REAL_MINUTES without, then REAL_MORE_MINUTES with the zn spectrum term;
+#   4. polyu and renoir: base fine-tuned on the training scenes of that set alone (FT_MINUTES each);
+#   5. all exported as float16 safetensors into src/senmvae/pretrained/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:?usage: train_pretrained.sh WORKDIR}
 BASE_MINUTES=${BASE_MINUTES:-75}
 BASE_MORE_MINUTES=${BASE_MORE_MINUTES:-50}
-POLYU_MINUTES=${POLYU_MINUTES:-20}
+REAL_MINUTES=${REAL_MINUTES:-14}
+REAL_MORE_MINUTES=${REAL_MORE_MINUTES:-25}
+FT_MINUTES=${FT_MINUTES:-18}
 SHARED=../shared/data
 PY=.venv/bin/python
 ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
@@ -38,22 +44,22 @@ PYTHON
     --set init.weights="$WORK/base-run" --set schedule.max_minutes="$BASE_MORE_MINUTES" --set optim.lr=3e-4 \
     --set objective.kl_anneal_steps=0 --set validation.pairs=8 --set validation.every=500 --set logging.every=25 \
     "${ADVERSARIAL[@]}"
-$PY scripts/export_pretrained.py "$WORK/base-more" base
 
-$PY - "$WORK/polyu-train/manifest.json" "$SHARED/polyu" <<'PYTHON'
-import sys
-from senmvae.data import SemiSupervisedSet, build_split, load_spec, write_manifest
-out, polyu = sys.argv[1], sys.argv[2]
-collection = load_spec(polyu)
-held = build_split(collection, 10, seed=0, validation=0.25).dataset.validation
-held_scenes = {p.scene for p in held}
-train = [p for p in collection.paired if p.scene not in held_scenes]
-# The held-out scenes are left out entirely (not even used for validation during training).
-dataset = SemiSupervisedSet(paired=train, origin=f"{polyu}: training scenes of the benchmark split")
-write_manifest(out, dataset, source_spec=polyu, seed=0, paired_count=len(train))
-print(f"{len(train)} training pairs, {len(held)} held-out pairs")
-PYTHON
+$PY scripts/real_pairs_manifest.py "$WORK/real/manifest.json" "$SHARED/polyu" "$SHARED/renoir" "$SHARED/nam" \
+    --photos "$SHARED/clean/Kodak24" "$SHARED/clean/McMaster" "$SHARED/clean/CBSD68"
+REAL=(--steps 100000 --set data.frequencies=[2,1,0] --set objective.perceptual_weight=0 --set objective.gan_weight=0
+    --set validation.every=0 --set logging.every=25 --set checkpoint.every=200)
+.venv/bin/senmvae train --preset finetune --data "$WORK/real/manifest.json" --out "$WORK/base-real" "${REAL[@]}" \
+    --set init.weights="$WORK/base-more" --set schedule.max_minutes="$REAL_MINUTES" --set optim.pixel_noise_lr=1e-3
+.venv/bin/senmvae train --preset finetune --data "$WORK/real/manifest.json" --out "$WORK/base-final" "${REAL[@]}" \
+    --set init.weights="$WORK/base-real" --set schedule.max_minutes="$REAL_MORE_MINUTES" --set optim.pixel_noise_lr=1e-3 \
+    --set objective.zn_spectrum_weight=2e-3
+$PY scripts/export_pretrained.py "$WORK/base-final" base
 
-.venv/bin/senmvae train --preset finetune --data "$WORK/polyu-train/manifest.json" --out "$WORK/polyu-run" --steps 100000 \
-    --set init.weights="$WORK/base-more" --set schedule.max_minutes="$POLYU_MINUTES" --set logging.every=25 --set validation.every=0
-$PY scripts/export_pretrained.py "$WORK/polyu-run" polyu
+for name in polyu renoir; do
+    $PY scripts/real_pairs_manifest.py "$WORK/$name/manifest.json" "$SHARED/$name"
+    .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-run" "${REAL[@]}" \
+        --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES" --set optim.pixel_noise_lr=5e-4 \
+        --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0]
+    $PY scripts/export_pretrained.py "$WORK/$name-run" "$name"
+done
