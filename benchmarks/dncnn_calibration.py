@@ -32,7 +32,7 @@ from senmvae.downstream import (
     MIN_REAL_GAIN_DB,
     DnCNN,
     DnCNNConfig,
-    RealPairCrops,
+    PairCrops,
     evaluate_denoiser,
     parameter_count,
     train_denoiser,
@@ -130,7 +130,7 @@ def calibrate(config: DnCNNConfig, train, test, pytorch_default_init: bool, quie
         for layer in model.body:
             if isinstance(layer, torch.nn.Conv2d):
                 layer.reset_parameters()
-    model, history = train_denoiser(config, RealPairCrops(train), model=model, progress=not quiet)
+    model, history = train_denoiser(config, PairCrops(train), model=model, progress=not quiet)
     scores = evaluate_denoiser(model, test)
     return {
         "seed": config.seed,

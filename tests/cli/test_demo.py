@@ -35,3 +35,15 @@ def test_demo_keeps_the_pretrained_pixel_noise_head_only_on_the_embedded_set():
     assert config("--data", "../somewhere").train_overrides == ()
     mine = config("--set", "train_overrides=[optim.pixel_noise_lr=1e-4]").train_overrides
     assert mine[-1] == "optim.pixel_noise_lr=1e-4"
+
+
+def test_demo_trains_its_denoisers_on_synthetic_pairs_only_unless_told_otherwise():
+    from senmvae.cli.demo import demo_config
+    from senmvae.cli.main import get_args_parser
+
+    def config(*flags):
+        return demo_config(get_args_parser().parse_args(["demo", *flags]))
+
+    assert config().denoiser_training == ("synthetic",)
+    both = config("--set", "denoiser_training=[synthetic, synthetic+paired]").denoiser_training
+    assert both == ("synthetic", "synthetic+paired")

@@ -1,10 +1,15 @@
 """Where the denoiser's training batches come from.
 
 A crop source is any callable ``(batch_size, crop, generator) -> (noisy, clean)`` returning
-two (B, 3, crop, crop) float tensors. :class:`RealPairCrops` cuts them from real pairs,
-:class:`SynthesizedCrops` cuts clean crops from source-domain images and passes them
-through a noise model, and :class:`MixedCrops` splits each batch between several sources.
-:func:`training_crops` builds the standard mix for one noise model.
+two (B, 3, crop, crop) float tensors. :class:`PairCrops` cuts them from (clean, noisy) pairs,
+real or synthesized, and :class:`MixedCrops` splits each batch between several sources.
+
+Synthetic pairs are made up front by :func:`synthesize_pairs`: a pool of a few noisy versions
+of every clean image, from which the denoiser then cuts its crops exactly as it does from real
+pairs. A training step then costs the same whatever made the noise, so every noise model's
+denoiser can be given the same number of steps, and synthesis time (seconds for a Gaussian,
+minutes for SeNM-VAE) never eats into any denoiser's training. :func:`training_crops` builds
+the batches of one training mode (:data:`TRAINING_MODES`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from senmvae.baselines.oracle import RealNoiseOracle
 from senmvae.baselines.pairs import PairLike, load_pairs
 from senmvae.errors import UserError
 from senmvae.generate.base import NoiseSource
+from senmvae.generate.seeding import stream_generator
 
 CropSource = Callable[[int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+# "synthetic": synthetic pairs only (the paper's Table 1); "synthetic+paired": each batch split
+# between synthetic pairs and the real paired ones (its Table 2).
+TRAINING_MODES = ("synthetic", "synthetic+paired")
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -51,8 +60,8 @@ def _random_crops(
     return [torch.stack(stack) for stack in stacks]
 
 
-class RealPairCrops:
-    """Aligned random crops of real (clean, noisy) pairs, with flips and 90-degree rotations."""
+class PairCrops:
+    """Aligned random crops of (clean, noisy) pairs, real or synthesized, with flips and 90-degree rotations."""
 
     def __init__(self, pairs: Sequence[PairLike], augment: bool = True):
         self.pairs = [(_to_tensor(clean), _to_tensor(noisy)) for clean, noisy in load_pairs(pairs)]
@@ -61,35 +70,6 @@ class RealPairCrops:
     def __call__(self, batch_size: int, crop: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         clean, noisy = _random_crops(self.pairs, batch_size, crop, generator, self.augment)
         return noisy, clean
-
-
-class SynthesizedCrops:
-    """Random crops of clean source-domain images, made noisy by ``noise_source.sample``.
-
-    ``level`` and ``temperature`` go to the noise model unchanged (None: its own default).
-    """
-
-    def __init__(
-        self,
-        noise_source: NoiseSource,
-        clean_images: Sequence[np.ndarray],
-        augment: bool = True,
-        level: float | None = None,
-        temperature: float = 1.0,
-    ):
-        if not clean_images:
-            raise UserError("no clean source-domain images were given to synthesize training pairs from")
-        self.noise_source = noise_source
-        self.images = [(_to_tensor(image),) for image in clean_images]
-        self.augment = augment
-        self.level = level
-        self.temperature = temperature
-
-    @torch.no_grad()
-    def __call__(self, batch_size: int, crop: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        (clean,) = _random_crops(self.images, batch_size, crop, generator, self.augment)
-        noisy = self.noise_source.sample(clean, level=self.level, temperature=self.temperature, generator=generator)
-        return noisy.clamp(0.0, 1.0), clean
 
 
 class MixedCrops:
@@ -116,24 +96,59 @@ class MixedCrops:
         return torch.cat([noisy for noisy, _ in batches]), torch.cat([clean for _, clean in batches])
 
 
-def training_crops(
+@torch.no_grad()
+def synthesize_pairs(
     noise_source: NoiseSource,
-    source_clean: Sequence[np.ndarray],
-    paired: Sequence[PairLike] = (),
-    paired_fraction: float = 0.5,
-    level: float | None = None,
-) -> CropSource:
-    """The training crops of the downstream comparison for one noise model.
+    clean_images: Sequence[np.ndarray],
+    names: Sequence[str],
+    draws: int,
+    seed: int,
+    levels: Sequence[float] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``draws`` noisy versions of every clean (H, W, 3) image, as (clean, noisy) pairs clipped to [0, 1].
 
-    Synthesized crops from ``source_clean`` make up ``1 - paired_fraction`` of each batch and
-    real crops of ``paired`` the rest (all synthesized when there are no pairs). The real
-    noise oracle cannot synthesize: for it the crops are all real, cut from the pairs it holds.
+    Draw ``d`` of the image called ``names[i]`` comes from its own stream,
+    ``stream_generator(seed, names[i], d)``, so a pool depends on neither the order of the images
+    nor on the other draws. ``levels``: one noise level per image (e.g. the std of its real
+    noise), passed to ``noise_source.sample``; None lets the noise model choose. Every pair of
+    an image shares one clean array.
     """
-    if isinstance(noise_source, RealNoiseOracle):
-        return RealPairCrops(noise_source.pairs)
+    if draws < 1:
+        raise UserError(f"the number of noisy versions per clean image must be at least 1, got {draws}")
+    if not clean_images:
+        raise UserError("no clean images were given to synthesize training pairs from")
+    if len(names) != len(clean_images) or (levels is not None and len(levels) != len(clean_images)):
+        raise UserError(
+            f"got {len(clean_images)} clean images, {len(names)} names and "
+            f"{'no' if levels is None else len(levels)} levels; give one name (and level) per image"
+        )
+    pairs = []
+    for i, (name, image) in enumerate(zip(names, clean_images)):
+        clean = np.ascontiguousarray(image, dtype=np.float32)
+        batch = _to_tensor(clean).expand(draws, -1, -1, -1).contiguous()
+        generators = [stream_generator(seed, name, d) for d in range(draws)]
+        level = {} if levels is None else {"level": float(levels[i])}
+        noisy = noise_source.sample(batch, generator=generators, **level).clamp(0.0, 1.0).cpu()
+        pairs += [(clean, np.ascontiguousarray(noisy[d].permute(1, 2, 0).numpy())) for d in range(draws)]
+    return pairs
+
+
+def training_crops(
+    mode: str, source_pairs: Sequence[PairLike], paired: Sequence[PairLike] = (), paired_fraction: float = 0.5
+) -> CropSource:
+    """The training crops of one of :data:`TRAINING_MODES`.
+
+    ``source_pairs`` are the pairs made by the noise model under test (or, for the real noise,
+    the real pairs in their place). "synthetic": crops of ``source_pairs`` alone.
+    "synthetic+paired": ``1 - paired_fraction`` of each batch from ``source_pairs`` and the
+    rest from the real ``paired`` pairs.
+    """
+    if mode not in TRAINING_MODES:
+        raise UserError(f"unknown denoiser training mode {mode!r}; choose one of {', '.join(TRAINING_MODES)}")
+    if mode == "synthetic":
+        return PairCrops(source_pairs)
     if not 0.0 <= paired_fraction <= 1.0:
         raise UserError(f"paired_fraction must be within [0, 1], got {paired_fraction}")
-    synthesized = SynthesizedCrops(noise_source, source_clean, level=level)
-    if not paired or paired_fraction == 0.0:
-        return synthesized
-    return MixedCrops([(synthesized, 1.0 - paired_fraction), (RealPairCrops(paired), paired_fraction)])
+    if not paired:
+        raise UserError("the synthetic+paired training mode needs real paired images; none were given")
+    return MixedCrops([(PairCrops(source_pairs), 1.0 - paired_fraction), (PairCrops(paired), paired_fraction)])

@@ -46,3 +46,13 @@ def evaluate_denoiser(model: DnCNN, pairs: Sequence[PairLike]) -> dict[str, floa
         scores["input_psnr"].append(float(psnr(noisy, clean)))
         scores["input_ssim"].append(float(ssim(noisy, clean)))
     return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def seed_spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (ddof 1; only with two values or more), min and max of one
+    score over the seeds of a denoiser."""
+    values = np.asarray(values, dtype=np.float64)
+    spread = {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max())}
+    if len(values) > 1:
+        spread["std"] = float(values.std(ddof=1))
+    return spread

@@ -118,3 +118,16 @@ def train_denoiser(
     history = run_schedule(config, optimizer, train_step, desc="denoiser", log_every=log_every, progress=progress)
     model.eval()
     return model, history
+
+
+def affordable_steps(config: DnCNNConfig, crops: CropSource, seconds: float, denoisers: int, probe: int = 10) -> int:
+    """The steps each of ``denoisers`` DnCNNs of ``config`` can train within ``seconds`` in all:
+    ``config.steps``, or fewer when the time per step (measured by ``probe`` steps of a throwaway
+    network on ``crops``) does not allow that many; at least 1.
+
+    Crops cut from pairs made up front cost the same whatever noise model made them, so one
+    measurement serves every denoiser of a comparison and each can train the same steps.
+    """
+    _, history = train_denoiser(config.replace(steps=probe, time_budget_s=None), crops, progress=False)
+    per_step = history.wall_s / max(history.steps, 1)
+    return max(1, min(config.steps, int(seconds / (denoisers * per_step))))

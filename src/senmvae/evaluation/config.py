@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from senmvae.config import Config, ConfigError
-from senmvae.downstream import DnCNNConfig
+from senmvae.downstream import TRAINING_MODES, DnCNNConfig
 from senmvae.evaluation.shared_settings import check_shared_settings
 
 
@@ -15,7 +15,7 @@ class BudgetShares(Config):
 
     senmvae: float = 0.40  # split evenly between the from-scratch and the fine-tuned run when both run
     senmvae_paired_only: float = 0.15
-    denoisers: float = 0.35  # split evenly between the DnCNNs (one per noise model)
+    denoisers: float = 0.35  # the DnCNNs' training (every one the same steps; docs/benchmark.md)
 
     def __post_init__(self) -> None:
         if min(self.senmvae, self.senmvae_paired_only, self.denoisers) < 0 or (
@@ -45,7 +45,13 @@ class BenchmarkConfig(Config):
     max_eval_pairs: int = 24
     eval_crop: int = 256  # centre crop of every evaluation pair (0: whole images)
     temperature: float = 1.0
-    paired_fraction: float = 0.5  # share of real paired crops in each denoiser batch
+    # What the downstream denoisers train on (a column each): "synthetic" = synthetic pairs only
+    # (the paper's Table 1), "synthetic+paired" = each batch split with the real paired crops by
+    # paired_fraction (its Table 2).
+    denoiser_training: tuple[str, ...] = ("synthetic", "synthetic+paired")
+    paired_fraction: float = 0.5  # share of real paired crops in each synthetic+paired batch
+    denoiser_seeds: int = 1  # denoisers per row and training mode (seeds seed, seed + 1, ...)
+    denoiser_draws: int = 2  # noisy versions of each source clean image, synthesized before training
     shares: BudgetShares = field(default_factory=BudgetShares)
     denoiser: DnCNNConfig = field(default_factory=DnCNNConfig)
     report_crops: int = 4
@@ -60,3 +66,15 @@ class BenchmarkConfig(Config):
         check_shared_settings(self)
         if self.max_eval_pairs < 1:
             raise ConfigError(f"max_eval_pairs must be at least 1, got {self.max_eval_pairs}")
+        modes = list(self.denoiser_training)
+        if not modes or len(set(modes)) < len(modes) or not set(modes) <= set(TRAINING_MODES):
+            raise ConfigError(
+                f"denoiser_training must be one or both of {', '.join(TRAINING_MODES)}, each once, got {modes}"
+            )
+        if self.denoiser_seeds < 1 or self.denoiser_draws < 1:
+            raise ConfigError(
+                f"denoiser_seeds and denoiser_draws must be at least 1, got {self.denoiser_seeds} and "
+                f"{self.denoiser_draws}"
+            )
+        if not 0.0 <= self.paired_fraction <= 1.0:
+            raise ConfigError(f"paired_fraction must be within [0, 1], got {self.paired_fraction}")

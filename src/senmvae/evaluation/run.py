@@ -10,8 +10,9 @@ Stages, each within its share of the wall-clock budget:
 4. noisy versions of every evaluation clean image from each model (SeNM-VAE conditioned on
    each image's true noise std, and separately on the std its level predictor reads off the
    real noisy image) and the realism metrics against the real noisy images;
-5. one DnCNN per noise model, trained with the same budget on pairs synthesized from the
-   source-domain clean images plus the real paired crops (the oracle: real pairs only), and
+5. per noise model, noisy versions of the source-domain clean images synthesized first (the
+   oracle: their real partners), then one DnCNN per training mode (synthetic pairs only, and/or
+   with the real paired crops) and seed, every one trained the same number of steps, and
    tested on the evaluation pairs.
 
 Writes ``results.json``, ``results.md`` and ``report.html`` in the output folder.
@@ -37,7 +38,17 @@ from senmvae import metrics
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian, RealNoiseOracle
 from senmvae.data import Pair, SemiSupervisedSet, load_spec, validate, write_manifest
-from senmvae.downstream import MIN_REAL_GAIN_DB, denoise_image, evaluate_denoiser, train_denoiser, training_crops
+from senmvae.downstream import (
+    MIN_REAL_GAIN_DB,
+    PairCrops,
+    affordable_steps,
+    denoise_image,
+    evaluate_denoiser,
+    seed_spread,
+    synthesize_pairs,
+    train_denoiser,
+    training_crops,
+)
 from senmvae.errors import UserError
 from senmvae.evaluation.checks import load_metric_weights, require_crop_fits, require_evaluation_pairs
 from senmvae.evaluation.config import BenchmarkConfig
@@ -267,15 +278,19 @@ def noise_metrics(synthetic: torch.Tensor, eval_set: EvalSet, cfg: BenchmarkConf
         optional["fid_inception"] = float(metrics.fid_inception(shown, real, cfg.inception_weights))
     if cfg.lpips_backbone:
         optional["lpips_alex"] = float(metrics.lpips_alex(shown, real, cfg.lpips_backbone, cfg.lpips_linear).mean())
-    return optional | {
-        "kl_intensity_senmvae": float(metrics.kl_intensity_histogram_senmvae(shown, real)),
-        "kl_noise_neca": float(metrics.kl_noise_histogram(synthetic, real, clean, convention="neca")),
-        "akld_danet": float(metrics.akld_danet(synthetic, real, clean).mean()),
-        "akld_reverse": float(metrics.akld_reverse(synthetic, real, clean).mean()),
-        "fd_effnet_lite0": float(metrics.fd_effnet_lite0(shown, real)),
-        "noise_std_8bit": float(noise_level(synthetic, clean).mean() * 255.0),
-    } | metrics.compare_structure(
-        metrics.noise_structure(synthetic, clean), metrics.noise_structure(real, clean), include_real=False
+    return (
+        optional
+        | {
+            "kl_intensity_senmvae": float(metrics.kl_intensity_histogram_senmvae(shown, real)),
+            "kl_noise_neca": float(metrics.kl_noise_histogram(synthetic, real, clean, convention="neca")),
+            "akld_danet": float(metrics.akld_danet(synthetic, real, clean).mean()),
+            "akld_reverse": float(metrics.akld_reverse(synthetic, real, clean).mean()),
+            "fd_effnet_lite0": float(metrics.fd_effnet_lite0(shown, real)),
+            "noise_std_8bit": float(noise_level(synthetic, clean).mean() * 255.0),
+        }
+        | metrics.compare_structure(
+            metrics.noise_structure(synthetic, clean), metrics.noise_structure(real, clean), include_real=False
+        )
     )
 
 
@@ -381,34 +396,83 @@ def level_control(
     }
 
 
+def mode_key(mode: str) -> str:
+    """The suffix of a denoiser training mode's columns: ``psnr_synthetic``, ``psnr_synthetic_paired``."""
+    return mode.replace("+", "_")
+
+
+def denoiser_seeds(cfg: BenchmarkConfig) -> list[int]:
+    return [cfg.seed + i for i in range(cfg.denoiser_seeds)]
+
+
+def denoiser_source_pairs(
+    cfg: BenchmarkConfig, rows: NoiseRows, data: BenchmarkData
+) -> dict[str, list[list[tuple[np.ndarray, np.ndarray]]]]:
+    """Per row and denoiser seed, the pairs its denoisers train on in place of real ones:
+    ``cfg.denoiser_draws`` noisy versions of every source-domain clean image, each from the stream
+    (seed, image, version), the same for every row. The real row: the real partners of the source
+    images, or the paired samples where the data has none (a set already split into domains)."""
+    refs = list(data.dataset.source)
+    clean = [ref.load() for ref in refs]
+    names = [ref.name for ref in refs]
+    real = {p.clean.name: p for p in data.oracle_pairs}
+    partners = [(real[name].clean.load(), real[name].noisy.load()) for name in names if name in real]
+    pools = {}
+    for name in progress_bar(rows.order, desc="synthesizing the denoisers' training pairs", leave=False):
+        if name == REAL:
+            pools[name] = [partners or data.paired_arrays for _ in denoiser_seeds(cfg)]
+        else:
+            source = rows.sources[name]
+            pools[name] = [synthesize_pairs(source, clean, names, cfg.denoiser_draws, s) for s in denoiser_seeds(cfg)]
+    return pools
+
+
 def train_denoisers(
     cfg: BenchmarkConfig,
     rows: NoiseRows,
     data: BenchmarkData,
-    per_denoiser_s: float,
+    pools: dict[str, list[list[tuple[np.ndarray, np.ndarray]]]],
+    steps: int,
     windows: list[tuple[int, int, int]],
-) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], dict[str, dict[str, list[float]]]]:
-    """One DnCNN per row, trained on pairs synthesized from the source clean images plus the real
-    paired crops; its scores on the evaluation pairs, its denoised report crops and its curve."""
-    ds, eval_set = data.dataset, data.eval_set
-    denoiser_cfg = cfg.denoiser.replace(time_budget_s=per_denoiser_s, seed=cfg.seed)
-    paired_arrays = data.paired_arrays
-    source_clean = [ref.load() for ref in ds.source]
+) -> tuple[dict[str, dict[str, float]], dict, dict[str, np.ndarray], dict[str, dict[str, list[float]]]]:
+    """Per row, training mode and seed, one DnCNN trained exactly ``steps`` steps on crops of the
+    row's pairs (``pools``), in "synthetic+paired" mixed with the real paired crops. Returns
+    each row's scores on the evaluation pairs (per mode the mean over the seeds, with more than
+    one seed also the sample std), every seed's scores, the report crops denoised by the first
+    seed's denoiser of the first mode, and the first seed's loss curves."""
+    eval_set = data.eval_set
+    denoiser_cfg = cfg.denoiser.replace(steps=steps, time_budget_s=None)
     eval_pairs = eval_set.pairs()
     # Only the images the report shows are denoised; windows re-indexed into that subset.
     shown_images = sorted({i for i, _, _ in windows})
     shown_windows = [(shown_images.index(i), top, left) for i, top, left in windows]
-    scores, crops, curves = {}, {}, {}
+    scores, per_seed, crops, curves = {}, {}, {}, {}
     for name in rows.order:
-        _say(f"denoiser for {name}: {per_denoiser_s:.0f} s or {denoiser_cfg.steps} steps")
-        pairs = training_crops(rows.sources[name], source_clean, paired_arrays, paired_fraction=cfg.paired_fraction)
-        dncnn, history = train_denoiser(denoiser_cfg, pairs)
-        result = evaluate_denoiser(dncnn, eval_pairs)
-        scores[name] = {"psnr": result["psnr"], "ssim": result["ssim"], "denoiser_steps": float(history.steps)}
-        curves[f"dncnn/{name}"] = {"step": [float(s) for s in history.step], "loss": list(history.loss)}
-        denoised = torch.stack([chw(denoise_image(dncnn, hwc(eval_set.noisy[i]))) for i in shown_images])
-        crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
-    return scores, crops, curves
+        runs: dict[str, list[dict]] = {mode: [] for mode in cfg.denoiser_training}
+        for index, (seed, pool) in enumerate(zip(denoiser_seeds(cfg), pools[name])):
+            for mode in cfg.denoiser_training:
+                _say(f"denoiser for {name}, {mode}, seed {seed}: {steps} steps")
+                pairs = training_crops(mode, pool, data.paired_arrays, cfg.paired_fraction)
+                dncnn, history = train_denoiser(denoiser_cfg.replace(seed=seed), pairs)
+                result = evaluate_denoiser(dncnn, eval_pairs)
+                runs[mode].append(
+                    {"seed": seed, "psnr": result["psnr"], "ssim": result["ssim"], "steps": history.steps}
+                )
+                if index == 0:
+                    curve = curves.setdefault(f"dncnn/{name}", {"step": [float(s) for s in history.step]})
+                    curve[f"loss ({mode})"] = list(history.loss)
+                if index == 0 and mode == cfg.denoiser_training[0]:
+                    denoised = torch.stack([chw(denoise_image(dncnn, hwc(eval_set.noisy[i]))) for i in shown_images])
+                    crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
+        row: dict[str, float] = {"denoiser_steps": min(r["steps"] for mode_runs in runs.values() for r in mode_runs)}
+        for mode, mode_runs in runs.items():
+            for metric in ("psnr", "ssim"):
+                spread = seed_spread([r[metric] for r in mode_runs])
+                row[f"{metric}_{mode_key(mode)}"] = spread["mean"]
+                if "std" in spread:
+                    row[f"{metric}_{mode_key(mode)}_std"] = spread["std"]
+        scores[name], per_seed[name] = row, runs
+    return scores, per_seed, crops, curves
 
 
 @dataclass
@@ -429,15 +493,20 @@ class BenchmarkResult:
         return dataclasses.asdict(self)
 
 
-def _downstream_validity(models: dict[str, dict[str, float]]) -> dict:
-    gain = models[REAL]["psnr"] - models["noisy_input"]["psnr"]
+def _downstream_validity(models: dict[str, dict[str, float]], modes: tuple[str, ...]) -> dict:
+    """Per training mode, the real-pair denoiser's gain over the noisy input; the comparison is
+    valid when every mode's gain reaches :data:`MIN_REAL_GAIN_DB` (``real_gain_db``: the smallest)."""
+    gains = {mode: models[REAL][f"psnr_{mode_key(mode)}"] - models["noisy_input"]["psnr"] for mode in modes}
+    gain = min(gains.values())
     valid = gain >= MIN_REAL_GAIN_DB
+    described = ", ".join(f"{gain:.2f} dB ({mode})" for mode, gain in gains.items())
     return {
         "real_gain_db": round(gain, 3),
         "min_gain_db": MIN_REAL_GAIN_DB,
         "valid": bool(valid),
+        "modes": {mode: round(gain, 3) for mode, gain in gains.items()},
         "note": (
-            f"the denoiser trained on real pairs beats the noisy input by {gain:.2f} dB; the downstream comparison "
+            f"the denoiser trained on real pairs beats the noisy input by {described}; the downstream comparison "
             + ("is meaningful" if valid else f"is INVALID (needs >= {MIN_REAL_GAIN_DB} dB)")
         ),
     }
@@ -509,15 +578,29 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     }
     clock.lap("synthesis_and_metrics_s")
 
+    pools = denoiser_source_pairs(cfg, rows, data)
+    clock.lap("denoiser_pairs_synthesis_s")
+    # Crops of pairs made up front cost the same for every row, so every denoiser gets the same
+    # steps: denoiser.steps, or as many as the denoisers' share of the budget affords.
     remaining = budget_s - clock.elapsed()
-    per_denoiser = max(30.0, min(budget_s * cfg.shares.denoisers, remaining * 0.9) / len(rows.order))
+    denoiser_count = len(rows.order) * len(cfg.denoiser_training) * cfg.denoiser_seeds
+    seconds = min(budget_s * cfg.shares.denoisers, remaining * 0.9)
+    steps = affordable_steps(cfg.denoiser, PairCrops(data.paired_arrays), seconds, denoiser_count)
+    if steps < cfg.denoiser.steps:
+        _say(
+            f"the budget affords {steps} of denoiser.steps={cfg.denoiser.steps} for each of {denoiser_count} denoisers"
+        )
     windows = _report_windows(eval_set, cfg.report_crops, cfg.report_crop_size, cfg.seed)
-    scores, denoised_crops, dncnn_curves = train_denoisers(cfg, rows, data, per_denoiser, windows)
+    scores, per_seed, denoised_crops, dncnn_curves = train_denoisers(cfg, rows, data, pools, steps, windows)
+    del pools
     for name, values in scores.items():
         results[name].update(values)
-    results["noisy_input"] = {
+    noisy_scores = {
         "psnr": float(metrics.psnr(eval_set.noisy, eval_set.clean).mean()),
         "ssim": float(metrics.ssim(eval_set.noisy, eval_set.clean).mean()),
+    }
+    results["noisy_input"] = noisy_scores | {
+        f"{metric}_{mode_key(mode)}": noisy_scores[metric] for mode in cfg.denoiser_training for metric in noisy_scores
     }
     denoised_crops["noisy_input"] = _cut(eval_set.noisy, windows, cfg.report_crop_size)
     clock.lap("denoisers_s")
@@ -528,7 +611,16 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     result = BenchmarkResult(
         models=results,
         model_order=order + ["noisy_input"],
-        downstream=_downstream_validity(results),
+        downstream=_downstream_validity(results, cfg.denoiser_training)
+        | {
+            "training": list(cfg.denoiser_training),
+            "steps": steps,
+            "batch_size": cfg.denoiser.batch_size,
+            "crop": cfg.denoiser.crop,
+            "seeds": denoiser_seeds(cfg),
+            "draws": cfg.denoiser_draws,
+            "per_seed": per_seed,
+        },
         data={
             "train": str(cfg.train),
             "eval": data.eval_origin,
@@ -581,8 +673,6 @@ def jsonable(value: object) -> object:
 
 # (metric, label, digits); the direction arrows come from senmvae.metrics.METRICS
 COLUMNS = [
-    ("psnr", "PSNR dB", 2),
-    ("ssim", "SSIM", 4),
     ("kl_intensity_senmvae", "KL intensity (SeNM-VAE)", 4),
     ("kl_noise_neca", "KL noise (NeCA)", 4),
     ("akld_danet", "AKLD DANet", 3),
@@ -603,20 +693,41 @@ def _label(metric: str, label: str) -> str:
     return label if info is None else f"{label} {'↑' if info.higher_is_better else '↓'}"
 
 
+def _cell(row: dict, key: str, digits: int) -> str:
+    if key not in row or not math.isfinite(row[key]):
+        return "–"
+    spread = f" ± {row[key + '_std']:.{digits}f}" if key + "_std" in row else ""
+    return f"{row[key]:.{digits}f}{spread}"
+
+
 def markdown_table(document: dict) -> str:
+    """The results table: per training mode the denoisers' PSNR and SSIM (mean ± sample std over
+    the seeds when there are several), then the noise metrics; the denoisers' steps below it."""
     models = document["models"]
     order = [n for n in document["model_order"] if n in models]
+    d = document["downstream"]
+    columns = [
+        column
+        for mode in d["training"]
+        for column in (
+            (f"psnr_{mode_key(mode)}", f"PSNR dB ({mode})", 2),
+            (f"ssim_{mode_key(mode)}", f"SSIM ({mode})", 4),
+        )
+    ] + COLUMNS
     lines = [
-        "| model | " + " | ".join(_label(metric, label) for metric, label, _ in COLUMNS) + " |",
-        "|---|" + "---:|" * len(COLUMNS),
+        "| model | " + " | ".join(_label(metric, label) for metric, label, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
     ]
     for name in order:
         row = models[name]
-        cells = [
-            f"{row[key]:.{digits}f}" if key in row and math.isfinite(row[key]) else "–" for key, _, digits in COLUMNS
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    d = document["downstream"]
+        lines.append(f"| {name} | " + " | ".join(_cell(row, key, digits) for key, _, digits in columns) + " |")
+    seeds = d["seeds"]
     lines.append("")
+    lines.append(
+        f"Denoisers: every one {d['steps']} steps of {d['batch_size']} crops of {d['crop']}x{d['crop']}, "
+        f"{len(seeds)} seed(s) {seeds}"
+        + (" (± the sample standard deviation over the seeds)" if len(seeds) > 1 else "")
+        + f"; trained on {d['draws']} noisy version(s) of each source clean image, synthesized before training."
+    )
     lines.append(f"Downstream validity: {d['note']}.")
     return "\n".join(lines)

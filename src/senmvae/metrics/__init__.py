@@ -60,6 +60,10 @@ METRICS = {
             "psnr", True, "denoising PSNR on the same test set, RGB, data range 1 (8-bit quantised if so stated)"
         ),
         MetricInfo("ssim", True, "skimage/MATLAB Gaussian-window SSIM averaged over RGB channels"),
+        MetricInfo("psnr_synthetic", True, "the paper's Table 1 PSNR: denoiser trained on synthetic pairs only"),
+        MetricInfo("ssim_synthetic", True, "the paper's Table 1 SSIM: denoiser trained on synthetic pairs only"),
+        MetricInfo("psnr_synthetic_paired", True, "the paper's Table 2 PSNR: synthetic plus real paired images"),
+        MetricInfo("ssim_synthetic_paired", True, "the paper's Table 2 SSIM: synthetic plus real paired images"),
         MetricInfo("kl_intensity_senmvae", False, "SeNM-VAE Table 1 'KLD' (official compute_kl.py)"),
         MetricInfo("kl_noise_neca", False, "NeCA's KLD (noise histograms, official NeCA code)"),
         MetricInfo("kl_noise_noise_flow_srgb", False, "sRGB Noise Flow's marginal KL (Kousha et al. 2022)"),
