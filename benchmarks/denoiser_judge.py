@@ -12,6 +12,8 @@ its noisy - clean), so only the noise differs from training on the real training
   training pairs;
 * every SeNM-VAE model given as an argument (a shipped name, a run folder or a .safetensors
   file), once per sampler of ``--samplers``;
+  with ``--parts``, also with one noise part alone (``zn`` or ``pixel``), so the table shows what
+  each component is worth downstream;
 * ``real``: the real training pairs themselves.
 
 For each source and seed a DnCNN of the project's class (depth 8, width 48, 2x2 unshuffle;
@@ -59,7 +61,7 @@ from senmvae.downstream import (
 from senmvae.errors import UserError
 from senmvae.evaluation.fidelity import benchmark_split, training_pairs
 from senmvae.generate import NoiseModel
-from senmvae.generate.noise_model import SAMPLERS
+from senmvae.generate.noise_model import NOISE_PARTS, SAMPLERS
 from senmvae.metrics import psnr, ssim
 from senmvae.noise_level import noise_level_of_arrays
 
@@ -80,7 +82,10 @@ def noise_sources(args: argparse.Namespace, train: list[tuple[np.ndarray, np.nda
     sources: dict[str, object] = {name: fit_baseline(name, train) for name in args.baselines}
     for model in args.models:
         for sampler in args.samplers:
-            sources[f"{model} ({sampler})"] = NoiseModel.load(model, sampler=sampler)
+            for parts in args.parts:
+                label = sampler if parts == "all" else f"{sampler}, {parts} alone"
+                chosen = NOISE_PARTS if parts == "all" else (parts,)
+                sources[f"{model} ({label})"] = NoiseModel.load(model, sampler=sampler, parts=chosen)
     if args.real:
         sources[REAL] = None
     return sources
@@ -220,6 +225,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS), help="SeNM-VAE samplers")
     parser.add_argument(
         "--baselines", nargs="*", choices=BASELINES, default=list(BASELINES), help="Gaussian baselines (default all)"
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("all", *NOISE_PARTS),
+        default=["all"],
+        help="which noise of each model: all (default), or one part alone (zn: the degradation latents; "
+        "pixel: the pixel-noise head), for the downstream share of each component",
     )
     parser.add_argument("--no-real", dest="real", action="store_false", help="leave out the real training pairs")
     parser.add_argument("--steps", type=int, default=2000, help="training steps of every denoiser (default 2000)")
