@@ -35,3 +35,13 @@ def test_the_python_api_snippets_run_as_written(tmp_path, monkeypatch):
     assert 0.005 < float((noisy - clean).std()) < 0.2  # the sidd prior's range of levels
     assert isinstance(noisy_photo, np.ndarray) and noisy_photo.shape == (128, 128, 3)
     assert names["x"].shape == names["y"].shape == clean.shape
+
+
+def test_the_generation_guide_python_example_runs_as_written():
+    guide = README.parent / "docs" / "generation.md"
+    block = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.DOTALL)[0]
+    names: dict = {}
+    exec(compile(block, str(guide), "exec"), names)
+    clean, noisy, levels = names["clean"], names["noisy"], names["levels"]
+    assert noisy.shape == clean.shape == (1, 3, 128, 128) and len(levels) == 1
+    assert 0.005 < float((noisy - clean).std()) < 0.2
