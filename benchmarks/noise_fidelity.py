@@ -49,6 +49,40 @@ COLUMNS = (
     "level_correlation",
 )
 REAL = "real"
+COMPONENT_COLUMNS = ("lag1", "channels", "spectrum_distance", "checkerboard_ratio", "kl_noise", "akld_reverse")
+
+
+def _mean(draws: list[dict[str, float]], column: str) -> float:
+    return sum(d[column] for d in draws) / len(draws)
+
+
+def component_table(rows: dict[str, list[dict[str, float]]]) -> str:
+    """What each noise part of each model and sampler makes: its share of the whole noise's
+    variance (part std squared over the whole's; the parts are drawn independently, so the shares
+    of zn and the head add up to about 1) and its structure, beside the real noise's."""
+    lines = [
+        "| model, sampler | part | std (8-bit) | share of the variance | " + " | ".join(COMPONENT_COLUMNS) + " |",
+        "|---|---|---:|---:|" + "---:|" * len(COMPONENT_COLUMNS),
+    ]
+    for name, draws in rows.items():
+        if not name.endswith(" T1") or " alone " in name:
+            continue
+        whole = name[: -len(" T1")]
+        parts = [("all", draws)] + [
+            (part, rows[f"{whole} {part} alone T1"]) for part in NOISE_PARTS if f"{whole} {part} alone T1" in rows
+        ]
+        if len(parts) == 1:
+            continue
+        total = _mean(draws, "noise_std_8bit") ** 2
+        for part, part_draws in parts:
+            std = _mean(part_draws, "noise_std_8bit")
+            cells = [f"{_mean(part_draws, c):.3f}" for c in COMPONENT_COLUMNS]
+            lines.append(f"| {whole} | {part} | {std:.2f} | {std**2 / total:.0%} | " + " | ".join(cells) + " |")
+    if REAL in rows:
+        real = rows[REAL]
+        cells = [f"{_mean(real, c):.3f}" for c in COMPONENT_COLUMNS]
+        lines.append(f"| real | | {_mean(real, 'noise_std_8bit'):.2f} | | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def row(name: str, draws: list[dict[str, float]]) -> str:
@@ -115,6 +149,9 @@ def main() -> None:
                     ]
                     report(f"{model_name} {sampler}{alone} T{temperature:g}", draws)
     report(REAL, [fidelity(pairs.noisy, pairs)])
+    if args.components:
+        print("\nWhat each part makes (temperature 1; share: the part's variance over the whole noise's):\n")
+        print(component_table(rows))
     if args.json:
         document = {
             "command": " ".join(["python", *sys.argv]),

@@ -1,0 +1,42 @@
+"""benchmarks/noise_fidelity.py's component table: each part's share of the noise variance and its
+structure, from the rows the script measures."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture()
+def fidelity_script(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield importlib.import_module("noise_fidelity")
+    sys.modules.pop("noise_fidelity", None)
+
+
+def draws(std: float, lag1: float, **others: float) -> list[dict[str, float]]:
+    figures = {"noise_std_8bit": std, "lag1": lag1, "channels": 0.1, "spectrum_distance": 0.2}
+    figures |= {"checkerboard_ratio": 0.3, "kl_noise": 0.4, "akld_reverse": 0.5} | others
+    return [figures, {**figures, "lag1": lag1 + 0.2}]
+
+
+def test_the_component_table_gives_each_part_its_share_of_the_variance(fidelity_script):
+    rows = {
+        "heteroscedastic": draws(3.0, 0.0),
+        "m content-exact T1": draws(5.0, 0.5),
+        "m content-exact T0": draws(1.0, 0.5),
+        "m content-exact zn alone T1": draws(3.0, 0.7),
+        "m content-exact pixel alone T1": draws(4.0, 0.1),
+        "m paper T1": draws(6.0, 0.5),
+        "real": draws(4.5, 0.6),
+    }
+    lines = fidelity_script.component_table(rows).splitlines()
+    body = [line for line in lines[2:] if line.startswith("| m content-exact")]
+    assert [line.split(" | ")[1] for line in body] == ["all", "zn", "pixel"]
+    assert [line.split(" | ")[3] for line in body] == ["100%", "36%", "64%"]  # 9/25 and 16/25
+    assert body[1].split(" | ")[4] == "0.800"  # the mean over the draws of zn's lag-1
+    assert not any("paper" in line for line in lines)  # no parts measured for it: no rows
+    assert lines[-1].startswith("| real | | 4.50 |")
