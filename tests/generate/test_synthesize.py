@@ -317,17 +317,17 @@ def test_the_sampler_is_printed_and_recorded_and_content_exact_is_the_default(ru
 
 def test_levels_outside_the_trained_range_get_a_warning(run_dir, tmp_path, capsys):
     clean = write_clean_folder(tmp_path / "clean", [(32, 32)] * 2)
-    # A shipped model's card records the levels it was trained on: 0.0043-0.048.
+    # A shipped model's card records the levels it was trained on: 0.0043-0.0985.
     synthesize("base", clean, tmp_path / "inside", "--level", "0.03")
     assert "warning" not in capsys.readouterr().err
     synthesize("base", clean, tmp_path / "outside", "--level", "0.5")
     err = capsys.readouterr().err
-    assert "warning: all 2 outputs get noise levels outside 0.0043-0.048, the noise levels base was trained on" in err
+    assert "warning: all 2 outputs get noise levels outside 0.0043-0.0985, the noise levels base was trained on" in err
     assert ": 0.5. Noise at levels a model never saw is extrapolated" in err
     synthesize("base", clean, tmp_path / "partly", "--level", "0.001,0.03", "-k", "8")
     err = capsys.readouterr().err
     drawn = [p["level"] for p in json.loads((tmp_path / "partly" / "pairs.json").read_text())["pairs"]]
-    assert f"warning: {drawn.count(0.001)} of 16 outputs get noise levels outside 0.0043-0.048" in err
+    assert f"warning: {drawn.count(0.001)} of 16 outputs get noise levels outside 0.0043-0.0985" in err
     # A model that records no range: levels above 0.1 are warned about.
     synthesize(run_dir, clean, tmp_path / "unrecorded_inside", "--level", "0.09")
     assert "warning" not in capsys.readouterr().err

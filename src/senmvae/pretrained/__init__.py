@@ -14,7 +14,7 @@ from pathlib import Path
 
 from senmvae.errors import UserError
 
-PRETRAINED = ("base", "polyu")
+PRETRAINED = ("base", "polyu", "renoir")
 
 
 def pretrained_path(name: str) -> Path:
