@@ -31,7 +31,8 @@ def test_demo_keeps_the_pretrained_pixel_noise_head_only_on_the_embedded_set():
         return demo_config(get_args_parser().parse_args(["demo", *flags]))
 
     embedded = config()
-    assert embedded.init == "base" and embedded.train_overrides == ("optim.pixel_noise_lr=0",)
+    assert embedded.init == "base"
+    assert embedded.train_overrides == ("optim.pixel_noise_lr=0", "optim.pixel_noise_colour_lr=2e-3")
     assert config("--data", "../somewhere").train_overrides == ()
     mine = config("--set", "train_overrides=[optim.pixel_noise_lr=1e-4]").train_overrides
     assert mine[-1] == "optim.pixel_noise_lr=1e-4"

@@ -158,3 +158,8 @@ def test_a_white_head_given_a_colouring_kernel_keeps_its_weights_and_learns_a_ne
     assert upgraded.optim.pixel_noise_lr is None  # the new kernel must learn
     kept = run_config(coloured_path)  # a coloured head keeps its own kernel
     assert kept.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=3) and kept.optim.pixel_noise_lr == 0
+    colour_zero = [*settings, "optim.pixel_noise_colour_lr=0"]
+    fresh = initial_model(resolve_config("tiny", overrides=[*colour_zero, f"init.weights={white_path}"]))[0]
+    assert fresh.optim.pixel_noise_colour_lr is None  # a new kernel learns whatever its rate says
+    own = initial_model(resolve_config("tiny", overrides=[*colour_zero, f"init.weights={coloured_path}"]))[0]
+    assert own.optim.pixel_noise_colour_lr == 0

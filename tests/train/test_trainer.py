@@ -212,3 +212,22 @@ def test_pixel_noise_head_at_rate_zero_stays_as_it_was(rate):
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     head_moved = any(k.startswith("pixel_noise.") for k in moved)
     assert len(moved) > 1 and head_moved == (rate == "null")
+
+
+def test_the_colouring_can_learn_while_the_per_pixel_std_stays():
+    """optim.pixel_noise_colour_lr: the colour kernel and white floor in a group of their own, so a
+    short fine-tune can adapt them with the std network kept (the demo's setting)."""
+    head = "model.pixel_noise={channels: 4, layers: 2, kernel: 3}"
+    assert len(tiny(head, "optim.pixel_noise_lr=0").optimizer.param_groups) == 2  # as before
+    trainer = tiny(head, "optim.pixel_noise_lr=0", "optim.pixel_noise_colour_lr=1e-2")
+    vae, std, colouring = trainer.optimizer.param_groups
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    assert sorted(names[id(p)] for p in colouring["params"]) == ["pixel_noise.colour", "pixel_noise.white_log_std"]
+    assert std["lr"] == 0 and colouring["lr"] == pytest.approx(1e-2)
+    before = weights(trainer.model)
+    for i in range(2):
+        trainer.training_step(tiny_batch(i))
+    after = weights(trainer.model)
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert {"pixel_noise.colour", "pixel_noise.white_log_std"} <= moved
+    assert not any(k.startswith("pixel_noise.net.") for k in moved)

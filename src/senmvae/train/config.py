@@ -50,6 +50,10 @@ class OptimConfig(Config):
     # move the VAE. Fine-tuning on a few small pairs overfits it (docs/training.md), where 0
     # keeps the pretrained head.
     pixel_noise_lr: float | None = None
+    # The rate of the head's colouring alone: its colour-mixing kernel and white floor (None: the
+    # head's rate; 0: kept). A few small tiles determine these few hundred weights where they
+    # overfit the per-pixel std network, so a short fine-tune can adapt the one and keep the other.
+    pixel_noise_colour_lr: float | None = None
     betas: tuple[float, ...] = (0.9, 0.999)
     discriminator_lr: float = 1e-4
     discriminator_betas: tuple[float, ...] = (0.9, 0.999)
@@ -64,9 +68,10 @@ class OptimConfig(Config):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"optim.{name} must be a positive finite number, got {value}")
-        value = self.pixel_noise_lr
-        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise ConfigError(f"optim.pixel_noise_lr must be a finite number >= 0 or null, got {value}")
+        for name in ("pixel_noise_lr", "pixel_noise_colour_lr"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"optim.{name} must be a finite number >= 0 or null, got {value}")
         for name in ("betas", "discriminator_betas"):
             betas = getattr(self, name)
             if len(betas) != 2 or not all(math.isfinite(b) and 0.0 <= b < 1.0 for b in betas):

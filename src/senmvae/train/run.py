@@ -72,7 +72,8 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     (learned on the paired samples; null: none, then noisy-only samples are off). A pixel-noise head
     that starts fresh, in whole or in part (no initial model, one without a head, or a white
     head given the run's colouring kernel ``model.pixel_noise.kernel``), learns
-    at ``optim.lr`` even when ``optim.pixel_noise_lr`` is 0, which keeps only a pretrained head."""
+    at ``optim.lr`` even when ``optim.pixel_noise_lr`` (or ``pixel_noise_colour_lr``) is 0, which keeps
+    only a pretrained head."""
     model = load_model(resolve_model_path(cfg.init.weights), "cpu") if cfg.init.weights is not None else None
     fresh_head = model is None
     if model is not None:
@@ -91,6 +92,8 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
             cfg = cfg.merged({"model": sizes.to_dict()})
     if cfg.optim.pixel_noise_lr == 0 and fresh_head:
         cfg = cfg.merged({"optim": {"pixel_noise_lr": None}})
+    if cfg.optim.pixel_noise_colour_lr == 0 and fresh_head:
+        cfg = cfg.merged({"optim": {"pixel_noise_colour_lr": None}})
     return cfg, model
 
 

@@ -153,15 +153,24 @@ class Trainer:
     # ------------------------------------------------------------------ helpers
     def _parameter_groups(self) -> list[dict]:
         """One group, or two when the pixel-noise head has its own rate (``optim.pixel_noise_lr``;
-        at 0 Adam's update of the head is exactly zero)."""
-        rate = self.cfg.optim.pixel_noise_lr
-        if rate is None or self.model.pixel_noise is None:
+        at 0 Adam's update of the head is exactly zero), or three when its colouring has one too
+        (``optim.pixel_noise_colour_lr``)."""
+        head_rate, colour_rate = self.cfg.optim.pixel_noise_lr, self.cfg.optim.pixel_noise_colour_lr
+        if self.model.pixel_noise is None or (head_rate is None and colour_rate is None):
             return [{"params": list(self.model.parameters())}]
         named = list(self.model.named_parameters())
-        return [
-            {"params": [p for n, p in named if not n.startswith("pixel_noise.")]},
-            {"params": [p for n, p in named if n.startswith("pixel_noise.")], "lr": rate},
+
+        def group(params: list[torch.nn.Parameter], rate: float | None) -> dict:
+            return {"params": params} if rate is None else {"params": params, "lr": rate}
+
+        colouring = {"pixel_noise.colour", "pixel_noise.white_log_std"}
+        head = [
+            p for n, p in named if n.startswith("pixel_noise.") and not (colour_rate is not None and n in colouring)
         ]
+        groups = [group([p for n, p in named if not n.startswith("pixel_noise.")], None), group(head, head_rate)]
+        if colour_rate is not None:
+            groups.append(group([p for n, p in named if n in colouring], colour_rate))
+        return groups
 
     def _lr_scheduler(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
         sched = self.cfg.schedule
