@@ -1,10 +1,7 @@
 """benchmarks/denoiser_judge.py end to end on tiny generated pairs: every source trains the same
 steps on each seed, the table and the JSON carry the seeds' spread, and bad settings are refused."""
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,17 +10,15 @@ from senmvae.evaluation.fidelity import benchmark_split, training_pairs
 from senmvae.model import SeNMVAE
 from senmvae.model.config import PixelNoiseConfig, model_preset
 from senmvae.model.io import save_model
+from tests.benchmarks import benchmark_module
 from tests.train.helpers import write_pairs
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY_DNCNN = ["--set", "depth=3", "--set", "width=8", "--set", "crop=16", "--set", "warmup_steps=1"]
 
 
 @pytest.fixture()
 def judge(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("denoiser_judge")
-    sys.modules.pop("denoiser_judge", None)
+    yield from benchmark_module(monkeypatch, "denoiser_judge")
 
 
 def test_every_source_trains_the_same_steps_per_seed_and_is_scored_on_the_held_out_pairs(judge, tmp_path, capsys):

@@ -1,22 +1,14 @@
 """benchmarks/gpu_check.py: without CUDA it runs nothing and exits 0; the test files it runs exist."""
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import benchmark_module
 
 
 @pytest.fixture()
 def gpu_check(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    module = importlib.import_module("gpu_check")
-    yield module
-    for name in ("gpu_check", "side_by_side", "reference_path"):
-        sys.modules.pop(name, None)
+    yield from benchmark_module(monkeypatch, "gpu_check", "side_by_side", "reference_path")
 
 
 def test_without_cuda_nothing_runs_and_the_exit_status_is_0(gpu_check, monkeypatch, capsys):

@@ -1,20 +1,14 @@
 """benchmarks/noise_fidelity.py's component table: each part's share of the noise variance and its
 structure, from the rows the script measures."""
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import benchmark_module
 
 
 @pytest.fixture()
 def fidelity_script(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("noise_fidelity")
-    sys.modules.pop("noise_fidelity", None)
+    yield from benchmark_module(monkeypatch, "noise_fidelity")
 
 
 def draws(std: float, lag1: float, **others: float) -> list[dict[str, float]]:

@@ -1,22 +1,15 @@
 """benchmarks/recipe_curve.py: each ablation recipe is a valid config that differs from the cpu
 preset in exactly the lever it names, and the official recipe sets every lever back."""
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 
 from senmvae.train.config import train_preset
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import benchmark_module
 
 
 @pytest.fixture()
 def recipe_curve(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("recipe_curve")
-    sys.modules.pop("recipe_curve", None)
+    yield from benchmark_module(monkeypatch, "recipe_curve")
 
 
 def _flat(cfg: dict, prefix: str = "") -> dict:
