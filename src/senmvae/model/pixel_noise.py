@@ -152,6 +152,10 @@ class PixelNoiseHead(nn.Module):
         else:
             self.colour = self.white_log_std = None
 
+    def colouring_parameters(self) -> list[nn.Parameter]:
+        """The weights of the colouring (kernel and white floor); none for a white head."""
+        return [] if self.colour is None else [self.colour, self.white_log_std]
+
     def field_parameters(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """(kernel, white std), scaled so that every channel of the field has variance 1."""
         if self.colour is None:

@@ -90,10 +90,9 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
             sizes = sizes.replace(level_predictor=cfg.model.level_predictor)
         if cfg.model != sizes:
             cfg = cfg.merged({"model": sizes.to_dict()})
-    if cfg.optim.pixel_noise_lr == 0 and fresh_head:
-        cfg = cfg.merged({"optim": {"pixel_noise_lr": None}})
-    if cfg.optim.pixel_noise_colour_lr == 0 and fresh_head:
-        cfg = cfg.merged({"optim": {"pixel_noise_colour_lr": None}})
+    for rate in ("pixel_noise_lr", "pixel_noise_colour_lr"):
+        if getattr(cfg.optim, rate) == 0 and fresh_head:
+            cfg = cfg.merged({"optim": {rate: None}})
     return cfg, model
 
 

@@ -158,18 +158,19 @@ class Trainer:
         head_rate, colour_rate = self.cfg.optim.pixel_noise_lr, self.cfg.optim.pixel_noise_colour_lr
         if self.model.pixel_noise is None or (head_rate is None and colour_rate is None):
             return [{"params": list(self.model.parameters())}]
-        named = list(self.model.named_parameters())
 
         def group(params: list[torch.nn.Parameter], rate: float | None) -> dict:
             return {"params": params} if rate is None else {"params": params, "lr": rate}
 
-        colouring = {"pixel_noise.colour", "pixel_noise.white_log_std"}
-        head = [
-            p for n, p in named if n.startswith("pixel_noise.") and not (colour_rate is not None and n in colouring)
+        head = {id(p) for p in self.model.pixel_noise.parameters()}
+        colouring = self.model.pixel_noise.colouring_parameters() if colour_rate is not None else []
+        rest_of_head = head - {id(p) for p in colouring}
+        groups = [
+            group([p for p in self.model.parameters() if id(p) not in head], None),
+            group([p for p in self.model.parameters() if id(p) in rest_of_head], head_rate),
         ]
-        groups = [group([p for n, p in named if not n.startswith("pixel_noise.")], None), group(head, head_rate)]
         if colour_rate is not None:
-            groups.append(group([p for n, p in named if n in colouring], colour_rate))
+            groups.append(group(colouring, colour_rate))
         return groups
 
     def _lr_scheduler(self, optimizer: torch.optim.Optimizer) -> LRScheduler:
