@@ -58,8 +58,10 @@ def _mean(draws: list[dict[str, float]], column: str) -> float:
 
 def component_table(rows: dict[str, list[dict[str, float]]]) -> str:
     """What each noise part of each model and sampler makes: its share of the whole noise's
-    variance (part std squared over the whole's; the parts are drawn independently, so the shares
-    of zn and the head add up to about 1) and its structure, beside the real noise's."""
+    variance (part std squared over the whole's; with content-exact the parts are drawn
+    independently, so the shares of zn and the head add up to about 1; with the paper sampler each
+    part also carries the regenerated content's error, and they add up to more) and its
+    structure, beside the real noise's."""
     lines = [
         "| model, sampler | part | std (8-bit) | share of the variance | " + " | ".join(COMPONENT_COLUMNS) + " |",
         "|---|---|---:|---:|" + "---:|" * len(COMPONENT_COLUMNS),
