@@ -184,3 +184,20 @@ def test_paired_rows_take_q_z_given_x_with_probability_p_clean(model, p_clean, l
     took_noisy = (decoded - from_noisy).abs().flatten(1).amax(1) < 1e-4
     assert bool((took_clean ^ took_noisy).all())
     assert low <= int(took_clean.sum()) <= high
+
+
+def test_clean_reconstruction_weight_scales_only_its_term(model):
+    """The switch of the paper's Table 6: at weight 0 the loss is the full loss less the clean
+    reconstruction term, the same draws otherwise."""
+    batch = _batch([Domain.PAIRED, Domain.SOURCE, Domain.TARGET, Domain.PAIRED])
+
+    def loss(weight: float):
+        objective = SeNMObjective(ObjectiveConfig(rec_clean_weight=weight))
+        return objective(model, batch, step=100, generator=torch.Generator().manual_seed(3))
+
+    full, off, half = loss(1.0), loss(0.0), loss(0.5)
+    assert full.terms["rec_clean"] > 0
+    assert torch.allclose(full.loss - off.loss, full.terms["rec_clean"], rtol=1e-4, atol=1e-6)
+    assert torch.allclose(full.loss - half.loss, 0.5 * full.terms["rec_clean"], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="rec_clean_weight"):
+        ObjectiveConfig(rec_clean_weight=-1.0)

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "senmvae.cli.train",
     "senmvae.cli.synthesize",
     "senmvae.cli.benchmark",
+    "senmvae.cli.paper",
     "senmvae.cli.demo",
     "senmvae.cli.models",
 ]

@@ -19,6 +19,7 @@ from torch import nn
 from senmvae.config import Config, ConfigError
 
 LR_SCHEDULES = ("constant", "cosine", "step")
+NETWORKS = ("dncnn", "nafnet")
 
 
 @dataclass
@@ -35,6 +36,9 @@ class DnCNNConfig(Config):
     50 %, 75 % and 90 % of ``steps``), after ``warmup_steps`` of linear warm-up.
     """
 
+    # "dncnn", or "nafnet" (senmvae.downstream.nafnet: depth = its middle blocks, width = its
+    # full-resolution channels); the training fields below apply to both.
+    network: str = "dncnn"
     depth: int = 5
     width: int = 32
     residual: bool = True
@@ -53,13 +57,21 @@ class DnCNNConfig(Config):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.depth < 2:
-            raise ConfigError(f"depth must be at least 2 (input and output convs), got {self.depth}")
+        if self.depth < (2 if self.network == "dncnn" else 1):
+            raise ConfigError(
+                f"depth must be at least 2 for dncnn (input and output convs) and 1 for nafnet, got {self.depth}"
+            )
         for name in ("width", "unshuffle", "batch_size", "crop", "steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.crop % self.unshuffle:
-            raise ConfigError(f"crop ({self.crop}) must be a multiple of unshuffle ({self.unshuffle})")
+        multiple = self.unshuffle * (4 if self.network == "nafnet" else 1)
+        if self.crop % multiple:
+            raise ConfigError(
+                f"crop ({self.crop}) must be a multiple of unshuffle ({self.unshuffle})"
+                + (f" times 4 for nafnet ({multiple})" if self.network == "nafnet" else "")
+            )
+        if self.network not in NETWORKS:
+            raise ConfigError(f"network must be one of {', '.join(NETWORKS)}, got {self.network!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.lr <= 0 or not 0 <= self.lr_min_ratio <= 1:

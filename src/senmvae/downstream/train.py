@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from senmvae.downstream.crops import CropSource
 from senmvae.downstream.dncnn import DnCNN, DnCNNConfig
+from senmvae.downstream.nafnet import NAFNet
 from senmvae.progress import progress_bar
 
 
@@ -89,11 +90,12 @@ def train_denoiser(
     config: DnCNNConfig,
     crops: CropSource,
     *,
-    model: DnCNN | None = None,
+    model: DnCNN | NAFNet | None = None,
     log_every: int = 25,
     progress: bool = True,
-) -> tuple[DnCNN, TrainingHistory]:
-    """Train a DnCNN with Adam on MSE for ``config.steps`` batches from ``crops``.
+) -> tuple[DnCNN | NAFNet, TrainingHistory]:
+    """Train a DnCNN (or the NAFNet ``config.network`` names) with Adam on MSE for ``config.steps``
+    batches from ``crops``.
 
     ``crops(batch_size, crop, generator)`` returns ``(noisy, clean)`` batches; its generator
     is seeded from ``config.seed``, like the weights, so a run is reproducible. The learning
@@ -102,7 +104,7 @@ def train_denoiser(
     """
     torch.manual_seed(config.seed)
     if model is None:
-        model = DnCNN(config)
+        model = NAFNet(config) if config.network == "nafnet" else DnCNN(config)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas))
 

@@ -8,6 +8,9 @@ from senmvae.config import Config, ConfigError
 from senmvae.downstream import TRAINING_MODES, DnCNNConfig
 from senmvae.evaluation.shared_settings import check_shared_settings
 
+BASELINE_ROWS = ("awgn", "heteroscedastic", "colored_heteroscedastic", "second_order")
+SYNTHESIS_SOURCES = ("source", "source+paired")
+
 
 @dataclass
 class BudgetShares(Config):
@@ -31,6 +34,9 @@ class BenchmarkConfig(Config):
     paired: int = 10  # pairs kept paired when splitting a paired collection
     budget_minutes: float = 30.0
     seed: int = 0
+    # seed of the scene split alone (None: seed): runs that differ only in their training seed
+    # can then share one split, so that they are scored on the same held-out scenes
+    split_seed: int | None = None
     preset: str = "cpu"  # training preset of the SeNM-VAE runs
     train_overrides: tuple[str, ...] = ()  # extra KEY=VALUE settings of the SeNM-VAE runs
     # Pretrained model to fine-tune ("base", "polyu", a run folder or a .safetensors file): adds
@@ -45,6 +51,21 @@ class BenchmarkConfig(Config):
     max_eval_pairs: int = 24
     eval_crop: int = 256  # centre crop of every evaluation pair (0: whole images)
     temperature: float = 1.0
+    # What the SeNM-VAE runs learn from besides the paired images (the paper's Table 7): the first
+    # ``unpaired`` images (None: all) of each unpaired domain named in ``unpaired_domains``. The
+    # denoisers' source clean images and everything evaluated stay the same whatever these say.
+    unpaired: int | None = None
+    unpaired_domains: tuple[str, ...] = ("source", "target")
+    # Fitted or fixed noise models compared with SeNM-VAE, a row each (the real noise is always a
+    # row): some of BASELINE_ROWS; "second_order" is Real-ESRGAN's pipeline on a 4x bicubic
+    # upscale of each clean image, for sets whose clean images are downscaled HR images (aim19-lr).
+    baselines: tuple[str, ...] = ("awgn", "heteroscedastic", "colored_heteroscedastic")
+    # Clean images of the denoisers' synthetic pairs: the source domain's, or also the paired
+    # clean images ("source+paired": the paper's Table 2, where N paired pairs may be all there is).
+    synthesize_from: str = "source"
+    # Also a denoiser trained on the real paired crops alone (the paper's Table 2 baseline), the
+    # "paired_alone" row; its score stands in every training mode's column.
+    paired_alone: bool = False
     # What the downstream denoisers train on (a column each): "synthetic" = synthetic pairs only
     # (the paper's Table 1), "synthetic+paired" = each batch split with the real paired crops by
     # paired_fraction (its Table 2).
@@ -75,6 +96,18 @@ class BenchmarkConfig(Config):
             raise ConfigError(
                 f"denoiser_seeds and denoiser_draws must be at least 1, got {self.denoiser_seeds} and "
                 f"{self.denoiser_draws}"
+            )
+        if self.unpaired is not None and self.unpaired < 0:
+            raise ConfigError(f"unpaired must be >= 0 images per domain (or null: all), got {self.unpaired}")
+        if not set(self.unpaired_domains) <= {"source", "target"}:
+            raise ConfigError(f"unpaired_domains must be some of source, target, got {list(self.unpaired_domains)}")
+        if len(set(self.baselines)) < len(self.baselines) or not set(self.baselines) <= set(BASELINE_ROWS):
+            raise ConfigError(
+                f"baselines must be some of {', '.join(BASELINE_ROWS)}, each once, got {list(self.baselines)}"
+            )
+        if self.synthesize_from not in SYNTHESIS_SOURCES:
+            raise ConfigError(
+                f"synthesize_from must be one of {', '.join(SYNTHESIS_SOURCES)}, got {self.synthesize_from!r}"
             )
         if not 0.0 <= self.paired_fraction <= 1.0:
             raise ConfigError(f"paired_fraction must be within [0, 1], got {self.paired_fraction}")

@@ -31,7 +31,7 @@ from senmvae.evaluation.report_data import ReportData
 from senmvae.metrics import METRICS, psnr, spectrum_distance
 
 # Rows that are references, not competitors: never marked best.
-REFERENCE_ROWS = ("real", "noisy_input")
+REFERENCE_ROWS = ("real", "paired_alone", "noisy_input")
 # Entries of results.json that hold one value per evaluation image: shown last, collapsed.
 PER_IMAGE_KEYS = ("level_control",)
 DEFAULT_MIN_REAL_GAIN_DB = 1.0
@@ -342,6 +342,11 @@ def _results_section(data: ReportData) -> Section:
             if "real" in names
             else ""
         )
+        + (
+            ", <em>paired_alone</em> the denoiser trained on the real paired crops alone"
+            if "paired_alone" in names
+            else ""
+        )
         + (", <em>noisy_input</em> the unprocessed noisy input" if "noisy_input" in names else "")
         + ".</p>"
     )
@@ -522,7 +527,7 @@ def _nlf_section(data: ReportData) -> Section:
     _figure_legend(fig, names)
     section.body = (
         '<p class="legend">Standard deviation of the noise (noisy − clean) per bin of clean intensity, per channel; '
-        "real noise in thick black.</p>" + _img_of_figure(fig, "noise level function per channel")
+        "real noise in thick black.</p>" + img_of_figure(fig, "noise level function per channel")
     )
     return section
 
@@ -583,7 +588,7 @@ def _structure_section(data: ReportData) -> Section:
             f"(real {real.channels:.2f}), spectrum distance {spectrum_distance(structure, real):.2f}",
             fontsize="medium",
         )
-        figures.append(_img_of_figure(fig, f"noise structure of {name} against the real noise"))
+        figures.append(img_of_figure(fig, f"noise structure of {name} against the real noise"))
     section.body = (
         '<p class="legend">Autocorrelation of the noise (noisy − clean) at lags 0-4 along x (solid) and y '
         "(dotted), averaged over R, G and B, and its radially averaged power spectrum in 16 rings normalised to "
@@ -624,7 +629,7 @@ def _histogram_figure(data: ReportData, names: list[str]) -> str:
     return (
         f'<p class="legend">Histograms of the noise values, all with the same {len(edges) - 1} bins of width '
         f"{levels}/255 over ±{edges[-1]:.3f}; density over all samples (values outside the range count in the "
-        "total but are not drawn).</p>" + _img_of_figure(fig, "noise histograms")
+        "total but are not drawn).</p>" + img_of_figure(fig, "noise histograms")
     )
 
 
@@ -647,7 +652,7 @@ def _spectrum_figure(data: ReportData, names: list[str]) -> str:
     _figure_legend(fig, names)
     return (
         '<p class="legend">Radially averaged noise power spectrum (white noise of variance v is flat at v; '
-        "the first bin includes the noise mean).</p>" + _img_of_figure(fig, "noise power spectra")
+        "the first bin includes the noise mean).</p>" + img_of_figure(fig, "noise power spectra")
     )
 
 
@@ -736,7 +741,7 @@ def _level_section(data: ReportData) -> Section:
     section.body = (
         '<p class="legend">Each evaluation image is synthesized at its real noise std (the predicted-level rows: at '
         "the std the level predictor reads off the real noisy image); a model whose noise follows the level puts "
-        "its points on the diagonal.</p>" + _img_of_figure(fig, "asked level against produced noise std") + table
+        "its points on the diagonal.</p>" + img_of_figure(fig, "asked level against produced noise std") + table
     )
     return section
 
@@ -785,7 +790,7 @@ def curve_figure(run: str, curves: dict[str, Iterable[float]]) -> str | None:
         ax.set_visible(False)
     for ax in axes[len(names) - columns : len(names)]:  # the lowest panel of each column
         ax.set_xlabel("step" if step.size else "logged row", fontsize="small")
-    return _img_of_figure(fig, f"training curves of {run}")
+    return img_of_figure(fig, f"training curves of {run}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -795,7 +800,7 @@ def _ordered(order: Sequence[str], available: Iterable[str]) -> list[str]:
     return [n for n in order if n in available] + [n for n in available if n not in order]
 
 
-def _img_of_figure(fig: Figure, alt: str) -> str:
+def img_of_figure(fig: Figure, alt: str) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
     return f'<img class="figure" src="{_data_uri(buffer.getvalue())}" alt="{esc_html(alt)}">'

@@ -36,7 +36,14 @@ from tqdm import tqdm
 
 from senmvae import metrics
 from senmvae.atomic import write_text_atomic
-from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian, RealNoiseOracle
+from senmvae.baselines import (
+    AWGN,
+    BaselineNoiseModel,
+    ColoredHeteroscedasticGaussian,
+    HeteroscedasticGaussian,
+    RealNoiseOracle,
+)
+from senmvae.baselines.second_order import SecondOrderLR
 from senmvae.data import Pair, SemiSupervisedSet, load_spec, validate, write_manifest
 from senmvae.downstream import (
     MIN_REAL_GAIN_DB,
@@ -68,6 +75,7 @@ from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 REAL = "real"
 PREDICTED = "_predicted_level"
+PAIRED_ALONE = "paired_alone"  # the denoiser trained on the real paired crops alone
 SPLIT_NAME = "split.json"  # the manifest of the split, which the SeNM-VAE runs read
 # The Frechet distance of image features fits a Gaussian (mean and covariance) to each set.
 FEATURE_STATISTICS_PAIRS = 2
@@ -101,9 +109,14 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
     if collection.source or collection.target:
         _say(f"{cfg.train} is already split into domains; --paired does not apply")
     validation = cfg.validation_fraction if held_out_eval else 0.0
-    dataset = benchmark_split(collection, cfg.paired, cfg.seed, validation)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    dataset = benchmark_split(collection, cfg.paired, split_seed, validation)
     manifest = write_manifest(
-        out / SPLIT_NAME, dataset, source_spec=str(cfg.train), seed=cfg.seed, paired_count=cfg.paired
+        out / SPLIT_NAME,
+        senmvae_view(dataset, cfg),
+        source_spec=str(cfg.train),
+        seed=split_seed,
+        paired_count=cfg.paired,
     )
     report = validate(dataset, crop)
     dataset = report.dataset
@@ -147,6 +160,16 @@ def prepare_data(cfg: BenchmarkConfig, out: Path, crop: int, multiple: int) -> B
     source_names = {ref.name for ref in dataset.source}
     oracle_pairs = list(dataset.paired) + [p for p in collection.paired if p.clean.name in source_names]
     return BenchmarkData(str(manifest), dataset, eval_set, eval_origin, oracle_pairs)
+
+
+def senmvae_view(dataset: SemiSupervisedSet, cfg: BenchmarkConfig) -> SemiSupervisedSet:
+    """What the SeNM-VAE runs learn from: the paired images and, of each unpaired domain in
+    ``cfg.unpaired_domains``, the first ``cfg.unpaired`` images (all when None)."""
+    kept = {
+        domain: list(getattr(dataset, domain))[: cfg.unpaired] if domain in cfg.unpaired_domains else []
+        for domain in ("source", "target")
+    }
+    return dataclasses.replace(dataset, **kept)
 
 
 # --------------------------------------------------------------------------- SeNM-VAE runs
@@ -351,9 +374,13 @@ def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData)
             )
             sources[sampler_row(run, sampler)] = model
             senmvae_rows.append(sampler_row(run, sampler))
-    sources["awgn"] = AWGN.fit(paired_arrays)
-    sources["heteroscedastic"] = HeteroscedasticGaussian.fit(paired_arrays)
-    sources["colored_heteroscedastic"] = ColoredHeteroscedasticGaussian.fit(paired_arrays)
+    fitted = {
+        "awgn": AWGN,
+        "heteroscedastic": HeteroscedasticGaussian,
+        "colored_heteroscedastic": ColoredHeteroscedasticGaussian,
+    }
+    for name in cfg.baselines:
+        sources[name] = SecondOrderLR() if name == "second_order" else fitted[name].fit(paired_arrays)
     sources[REAL] = RealNoiseOracle.fit(data.oracle_pairs)
     return NoiseRows(sources, senmvae_rows)
 
@@ -413,6 +440,13 @@ def denoiser_source_pairs(
     (seed, image, version), the same for every row. The real row: the real partners of the source
     images, or the paired samples where the data has none (a set already split into domains)."""
     refs = list(data.dataset.source)
+    if cfg.synthesize_from == "source+paired":
+        refs = [pair.clean for pair in data.dataset.paired] + refs
+    if not refs:
+        raise UserError(
+            f"the split of {cfg.train} leaves no source clean images to synthesize the denoisers' pairs from; "
+            "lower --paired or set synthesize_from to source+paired"
+        )
     clean = [ref.load() for ref in refs]
     names = [ref.name for ref in refs]
     real = {p.clean.name: p for p in data.oracle_pairs}
@@ -447,32 +481,46 @@ def train_denoisers(
     shown_images = sorted({i for i, _, _ in windows})
     shown_windows = [(shown_images.index(i), top, left) for i, top, left in windows]
     scores, per_seed, crops, curves = {}, {}, {}, {}
+
+    def train_one(name: str, mode: str, seed: int, pairs, first: bool) -> dict:
+        _say(f"denoiser for {name}, {mode}, seed {seed}: {steps} steps")
+        dncnn, history = train_denoiser(denoiser_cfg.replace(seed=seed), pairs)
+        result = evaluate_denoiser(dncnn, eval_pairs)
+        if first:
+            curve = curves.setdefault(f"dncnn/{name}", {"step": [float(s) for s in history.step]})
+            curve[f"loss ({mode})"] = list(history.loss)
+            if name not in crops:
+                denoised = torch.stack([chw(denoise_image(dncnn, hwc(eval_set.noisy[i]))) for i in shown_images])
+                crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
+        return {"seed": seed, "psnr": result["psnr"], "ssim": result["ssim"], "steps": history.steps}
+
     for name in rows.order:
         runs: dict[str, list[dict]] = {mode: [] for mode in cfg.denoiser_training}
         for index, (seed, pool) in enumerate(zip(denoiser_seeds(cfg), pools[name])):
             for mode in cfg.denoiser_training:
-                _say(f"denoiser for {name}, {mode}, seed {seed}: {steps} steps")
                 pairs = training_crops(mode, pool, data.paired_arrays, cfg.paired_fraction)
-                dncnn, history = train_denoiser(denoiser_cfg.replace(seed=seed), pairs)
-                result = evaluate_denoiser(dncnn, eval_pairs)
-                runs[mode].append(
-                    {"seed": seed, "psnr": result["psnr"], "ssim": result["ssim"], "steps": history.steps}
-                )
-                if index == 0:
-                    curve = curves.setdefault(f"dncnn/{name}", {"step": [float(s) for s in history.step]})
-                    curve[f"loss ({mode})"] = list(history.loss)
-                if index == 0 and mode == cfg.denoiser_training[0]:
-                    denoised = torch.stack([chw(denoise_image(dncnn, hwc(eval_set.noisy[i]))) for i in shown_images])
-                    crops[name] = _cut(denoised, shown_windows, cfg.report_crop_size)
-        row: dict[str, float] = {"denoiser_steps": min(r["steps"] for mode_runs in runs.values() for r in mode_runs)}
-        for mode, mode_runs in runs.items():
-            for metric in ("psnr", "ssim"):
-                spread = seed_spread([r[metric] for r in mode_runs])
-                row[f"{metric}_{mode_key(mode)}"] = spread["mean"]
-                if "std" in spread:
-                    row[f"{metric}_{mode_key(mode)}_std"] = spread["std"]
-        scores[name], per_seed[name] = row, runs
+                runs[mode].append(train_one(name, mode, seed, pairs, index == 0))
+        scores[name], per_seed[name] = _seed_row(runs), runs
+    if cfg.paired_alone:
+        alone = [
+            train_one(PAIRED_ALONE, "paired", s, PairCrops(data.paired_arrays), i == 0)
+            for i, s in enumerate(denoiser_seeds(cfg))
+        ]
+        runs = {mode: alone for mode in cfg.denoiser_training}
+        scores[PAIRED_ALONE], per_seed[PAIRED_ALONE] = _seed_row(runs), runs
     return scores, per_seed, crops, curves
+
+
+def _seed_row(runs: dict[str, list[dict]]) -> dict[str, float]:
+    """Per training mode, the mean PSNR and SSIM over the seeds (and their sample std with several seeds)."""
+    row: dict[str, float] = {"denoiser_steps": min(r["steps"] for mode_runs in runs.values() for r in mode_runs)}
+    for mode, mode_runs in runs.items():
+        for metric in ("psnr", "ssim"):
+            spread = seed_spread([r[metric] for r in mode_runs])
+            row[f"{metric}_{mode_key(mode)}"] = spread["mean"]
+            if "std" in spread:
+                row[f"{metric}_{mode_key(mode)}_std"] = spread["std"]
+    return row
 
 
 @dataclass
@@ -569,8 +617,9 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         clock.lap(f"{plan.name}_training_s")
 
     rows = build_rows(cfg, runs, data)
-    for name in ("awgn", "heteroscedastic", "colored_heteroscedastic"):
-        rows.sources[name].save(out / "baselines" / f"{name}.json")
+    for name, source in rows.sources.items():
+        if name != REAL and isinstance(source, BaselineNoiseModel):
+            source.save(out / "baselines" / f"{name}.json")
     synthetic, asked = synthesize_rows(cfg, rows, eval_set)
     results = {
         name: noise_metrics(images, eval_set, cfg)
@@ -583,7 +632,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     # Crops of pairs made up front cost the same for every row, so every denoiser gets the same
     # steps: denoiser.steps, or as many as the denoisers' share of the budget affords.
     remaining = budget_s - clock.elapsed()
-    denoiser_count = len(rows.order) * len(cfg.denoiser_training) * cfg.denoiser_seeds
+    denoiser_count = (len(rows.order) * len(cfg.denoiser_training) + cfg.paired_alone) * cfg.denoiser_seeds
     seconds = min(budget_s * cfg.shares.denoisers, remaining * 0.9)
     steps = affordable_steps(cfg.denoiser, PairCrops(data.paired_arrays), seconds, denoiser_count)
     if steps < cfg.denoiser.steps:
@@ -594,7 +643,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     scores, per_seed, denoised_crops, dncnn_curves = train_denoisers(cfg, rows, data, pools, steps, windows)
     del pools
     for name, values in scores.items():
-        results[name].update(values)
+        results.setdefault(name, {}).update(values)
     noisy_scores = {
         "psnr": float(metrics.psnr(eval_set.noisy, eval_set.clean).mean()),
         "ssim": float(metrics.ssim(eval_set.noisy, eval_set.clean).mean()),
@@ -610,7 +659,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     order = synthetic_names + [n + PREDICTED for n in rows.senmvae] + [REAL]
     result = BenchmarkResult(
         models=results,
-        model_order=order + ["noisy_input"],
+        model_order=order + [PAIRED_ALONE] * cfg.paired_alone + ["noisy_input"],
         downstream=_downstream_validity(results, cfg.denoiser_training)
         | {
             "training": list(cfg.denoiser_training),
@@ -637,7 +686,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         runs={plan.name: run_summary(plan, runs[plan.name]) for plan in plans},
     )
     document = result.to_dict()
-    _write_json(out / "results.json", document)
+    write_json(out / "results.json", document)
     (out / "results.md").write_text(markdown_table(document) + "\n")
 
     crops = {
@@ -661,7 +710,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
     return document
 
 
-def _write_json(path: Path, document: dict) -> None:
+def write_json(path: Path, document: dict) -> None:
     write_text_atomic(path, json.dumps(document, indent=1, default=jsonable) + "\n")
 
 

@@ -88,7 +88,7 @@ def output_name(name: str, sample_index: int, samples_per_image: int) -> str:
     return f"{name}.png" if samples_per_image == 1 else f"{name}_s{sample_index}.png"
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     write_text_atomic(path, json.dumps(data, indent=1) + "\n", per_process=True)
 
 
@@ -380,7 +380,7 @@ def synthesize_folder(
         if entries:
             outputs.record_settings()
         part = {"settings": settings, "inputs_sha256": inputs_sha256, "entries": entries}
-        _write_json(state / f"part-{shard.rank}-of-{shard.world_size}.json", part)
+        write_json(state / f"part-{shard.rank}-of-{shard.world_size}.json", part)
         manifest = _merge_parts(state, output_dir, part, shard.world_size)
     return SynthesisResult(len(todo) - len(missing), len(jobs) - len(todo), manifest, list(unusable.values()))
 
@@ -405,7 +405,7 @@ class _Outputs:
         except (OSError, ValueError):
             current = None
         if current != self.settings:
-            _write_json(file, self.settings)
+            write_json(file, self.settings)
         self.settings_recorded = True
 
     def write(self, path: Path, image: np.ndarray) -> None:
@@ -451,7 +451,7 @@ def _merge_parts(state: Path, output_dir: Path, mine: dict, world_size: int) -> 
         entries += part["entries"]
     entries.sort(key=lambda e: (e["index"], e["sample_index"]))
     manifest = output_dir / MANIFEST
-    _write_json(
+    write_json(
         manifest,
         {
             "format": MANIFEST_FORMAT,

@@ -40,6 +40,9 @@ class ObjectiveConfig(Config):
     kl_z_lambda: float = 1e-7  # lambda: KL(q(z|y) || q(z|x)) weight, relative to kl_zn_weight
     kl_anneal_steps: int = 10_000  # linear warm-up of both KL weights from 0
     p_clean: float = 0.5  # mixture weight p1 of q(z|x) in q(z|x,y)
+    # Weight of the clean reconstruction term ||D(z ~ q(z|x)) - x||^2 (1 in the paper; 0 is its
+    # Table 6 ablation "w/o clean reconstruction").
+    rec_clean_weight: float = 1.0
     level_weight: float = 1.0  # L1 of the noise-level predictor
     perceptual_weight: float = 1e-2
     gan_weight: float = 0.1
@@ -66,6 +69,7 @@ class ObjectiveConfig(Config):
         for name in (
             "kl_zn_weight",
             "kl_z_lambda",
+            "rec_clean_weight",
             "level_weight",
             "perceptual_weight",
             "gan_weight",
@@ -217,7 +221,7 @@ class SeNMObjective:
             "level_l1": level_loss,
         }
         loss = (
-            terms["rec_clean"]
+            cfg.rec_clean_weight * terms["rec_clean"]
             + terms["rec_noisy"]
             + w_zn * terms["kl_zn"]
             + w_z * terms["kl_z"]

@@ -1,0 +1,130 @@
+"""An experiment's table (``results.md``) and its page (``report.html``): per cell and row, each
+metric's mean and sample std over the seeds, the paper's figure beside it, and a figure with
+every seed's value, so that a difference can be read against the spread."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from senmvae.atomic import write_text_atomic
+from senmvae.evaluation.report import STYLE, esc_html, img_of_figure
+from senmvae.metrics import METRICS
+
+FIGURE_COLUMNS = 3
+
+
+def _digits(metric: str) -> int:
+    return 2 if metric.startswith("psnr") or metric.startswith("fd_") else 3 if "ssim" not in metric else 4
+
+
+def _label(metric: str) -> str:
+    info = METRICS.get(metric) or METRICS.get(metric.split("_synthetic")[0])
+    if metric.startswith("psnr"):
+        return f"{metric} ↑"
+    return metric if info is None else f"{metric} {'↑' if info.higher_is_better else '↓'}"
+
+
+def _cell_text(spread: dict, digits: int) -> str:
+    if not spread:
+        return "–"
+    text = f"{spread['mean']:.{digits}f}"
+    return text + (f" ± {spread['std']:.{digits}f}" if "std" in spread else "")
+
+
+def table_lines(results: dict) -> list[str]:
+    metrics = results["metrics"]
+    lines = [
+        "| cell | paper (SIDD) | row | " + " | ".join(_label(m) for m in metrics) + " |",
+        "|---|---|---|" + "---:|" * len(metrics),
+    ]
+    references = results.get("reference_rows", [])
+    shared = []
+    for name, cell in results["cells"].items():
+        for row, values in cell["rows"].items():
+            cells = " | ".join(_cell_text(values.get(m, {}), _digits(m)) for m in metrics)
+            if row in references:
+                shared.append(f"| (every cell's split) | – | {row} | {cells} |")
+            else:
+                lines.append(f"| {name} | {cell['paper'] or '–'} | {row} | {cells} |")
+    return lines + shared
+
+
+def _footer(results: dict) -> str:
+    bench = results["config"]["benchmark"]
+    minutes = [s["minutes"] for c in results["cells"].values() for s in c["seeds"].values()]
+    measured = f"{min(minutes, default=0):.1f}-{max(minutes, default=0):.1f}"
+    budget = f"budget {bench['budget_minutes']:g} min, " if results["kind"] == "cells" else ""
+    return (
+        f"Seeds {results['seeds']} (mean ± sample std over them); one split of {bench['train']} for every seed; "
+        f"each run's {budget}{measured} min measured; {results['minutes_all_runs']:.0f} min of runs in all; "
+        f"{results['machine']}."
+    )
+
+
+def markdown(results: dict) -> str:
+    return "\n".join(
+        [f"# {results['title']}", "", results["paper"], "", *table_lines(results), "", _footer(results), ""]
+    )
+
+
+def _figure(results: dict) -> str | None:
+    metrics = results["metrics"]
+    cells = list(results["cells"])
+    rows = list(dict.fromkeys(row for c in results["cells"].values() for row in c["rows"]))
+    if not cells or not rows:
+        return None
+    panels = len(metrics)
+    columns = min(FIGURE_COLUMNS, panels)
+    fig = Figure(figsize=(4.2 * columns, 2.9 * math.ceil(panels / columns)), layout="constrained")
+    axes = fig.subplots(math.ceil(panels / columns), columns, squeeze=False).ravel()
+    for ax, metric in zip(axes, metrics):
+        for r, row in enumerate(rows):
+            offset = (r - (len(rows) - 1) / 2) * 0.12
+            for i, name in enumerate(cells):
+                seeds = results["cells"][name]["seeds"].values()
+                values = [s["rows"].get(row, {}).get(metric) for s in seeds]
+                values = [v for v in values if v is not None and math.isfinite(v)]
+                ax.plot([i + offset] * len(values), values, "o", ms=4, color=f"C{r}", label=row if i == 0 else None)
+        ax.set_xticks(range(len(cells)), cells, rotation=30, ha="right", fontsize=8)
+        ax.set_title(_label(metric), fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7)
+    return img_of_figure(fig, "every seed's value of each metric, per cell")
+
+
+def _html_table(results: dict) -> str:
+    lines = table_lines(results)
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    body = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    header = "".join(f"<th>{esc_html(c)}</th>" for c in head)
+    rows = "".join(
+        "<tr>" + "".join(f"<td{' class=num' if i > 2 else ''}>{esc_html(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+        for r in body
+    )
+    return f'<table class="results"><tr>{header}</tr>{rows}</table>'
+
+
+def write_experiment_report(results: dict, folder: Path) -> None:
+    """``results.md`` and ``report.html`` in ``folder``; each cell's own benchmark report is linked."""
+    write_text_atomic(folder / "results.md", markdown(results))
+    links = "".join(
+        f"<li>{esc_html(name)}, seed {seed}: <code>{esc_html(s['folder'])}</code></li>"
+        for name, cell in results["cells"].items()
+        for seed, s in cell["seeds"].items()
+    )
+    figure = _figure(results) or ""
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{esc_html(results['title'])}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{esc_html(results['title'])}</h1>\n<p class=sub>{esc_html(results['paper'])}</p>\n"
+        f"<h2>Results</h2>\n{_html_table(results)}\n<p class=legend>{esc_html(_footer(results))}</p>\n"
+        f"<h2>Every seed</h2>\n{figure}\n"
+        f"<h2>Runs</h2>\n<p>Each run's folder holds its own results.json (and, for benchmark cells, "
+        f"report.html with pictures):</p>\n<ul>{links}</ul>\n</body>\n</html>\n"
+    )
+    write_text_atomic(folder / "report.html", page)
