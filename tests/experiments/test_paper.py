@@ -150,6 +150,11 @@ def test_the_finetune_protocol_scores_every_row_after_the_same_pretraining(finis
     seed = results["cells"]["one"]["seeds"]["0"]
     document = json.loads((Path(seed["folder"]) / "results.json").read_text())
     assert document["models"]["finetune_real"]["steps"] == 5 and document["data"]["photos"] == 3
+    own = run_experiment(
+        load_experiment(config, ["finetune.clean=training", "finetune.max_clean=100"]), tmp_path / "out"
+    )
+    document = json.loads((Path(own["cells"]["one"]["seeds"]["0"]["folder"]) / "results.json").read_text())
+    assert document["data"]["photos"] == document["data"]["training_pairs"] == SCENES - document["data"]["eval_pairs"]
 
 
 def test_bad_experiments_are_refused_naming_the_file(tmp_path, capsys):

@@ -34,7 +34,8 @@ class FinetuneConfig(Config):
 
     model: str = "polyu"  # SeNM-VAE that makes the synthetic pairs: shipped name, run folder or file
     sampler: str = "content-exact"
-    clean: str = "../shared/data/clean/BSDS500-train-test"  # folder of clean photos
+    # folder of clean photos, or "training": the training pairs' own clean images
+    clean: str = "../shared/data/clean/BSDS500-train-test"
     max_clean: int = 100  # photos used (sorted by name), each centre-cropped to clean_crop
     clean_crop: int = 256
     pretrain_steps: int = 1500  # on the real training pairs

@@ -7,7 +7,9 @@ shipped models keep out), then each row trains a copy ``finetune.steps`` further
 
 - ``finetune_real``: on the same real pairs;
 - ``finetune_senmvae``: each batch mixes the real pairs with pairs that ``finetune.model`` makes
-  from the clean photos of ``finetune.clean`` (``finetune.paired_fraction`` real);
+  from the clean photos of ``finetune.clean`` (``finetune.paired_fraction`` real); with
+  ``finetune.clean: training``, from the training pairs' own clean images (the paper's protocol:
+  SIDD's clean images, new noise);
 - ``finetune_colored_heteroscedastic``: the same with the colored heteroscedastic Gaussian
   fitted on the real training pairs, the structured baseline.
 
@@ -38,6 +40,7 @@ from senmvae.generate.levels import ChoiceLevel
 from senmvae.noise_level import noise_level
 from senmvae.progress import progress_bar
 
+TRAINING_CLEAN = "training"  # finetune.clean: new noisy versions of the training pairs' own clean images
 ROWS = ("pretrained", "finetune_real", "finetune_senmvae", "finetune_colored_heteroscedastic")
 
 
@@ -65,7 +68,12 @@ def run_finetune(cfg: ExperimentConfig, folder: Path) -> dict:
     if not train or not evaluation:
         raise UserError(f"{bench.train}: the split leaves {len(train)} training and {len(evaluation)} held-out pairs")
     levels = [float(noise_level(torch.from_numpy(n), torch.from_numpy(c))) for c, n in train]
-    names, photos = _photos(ft.clean, ft.max_clean, ft.clean_crop)
+    if ft.clean == TRAINING_CLEAN:
+        kept = [p for p in collection.paired if p.scene not in held][: ft.max_clean]
+        names = [p.name for p in kept]
+        photos = [centre_crop(p.clean.load(), ft.clean_crop, 16) for p in kept]
+    else:
+        names, photos = _photos(ft.clean, ft.max_clean, ft.clean_crop)
     rng = np.random.default_rng(bench.seed)
     photo_levels = [float(v) for v in rng.choice(levels, size=len(photos))]
 

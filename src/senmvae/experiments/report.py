@@ -58,7 +58,8 @@ def _footer(results: dict) -> str:
     measured = f"{min(minutes, default=0):.1f}-{max(minutes, default=0):.1f}"
     budget = f"budget {bench['budget_minutes']:g} min, " if results["kind"] == "cells" else ""
     return (
-        f"Seeds {results['seeds']} (mean ± sample std over them); one split of {bench['train']} for every seed; "
+        f"Seeds {results['seeds']} (mean ± sample std over them); each data set split once, the same split at every "
+        "seed; "
         f"each run's {budget}{measured} min measured; {results['minutes_all_runs']:.0f} min of runs in all; "
         f"{results['machine']}."
     )

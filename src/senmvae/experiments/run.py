@@ -28,7 +28,7 @@ from senmvae.evaluation.config import BenchmarkConfig
 from senmvae.evaluation.fidelity import benchmark_split
 from senmvae.evaluation.run import run_benchmark, write_json
 from senmvae.experiments.config import RESULTS, Cell, ExperimentConfig
-from senmvae.experiments.finetune import run_finetune
+from senmvae.experiments.finetune import TRAINING_CLEAN, run_finetune
 from senmvae.experiments.report import write_experiment_report
 from senmvae.progress import progress_bar
 
@@ -97,7 +97,7 @@ def check_inputs(runs: list[CellRun]) -> None:
         needed = [("benchmark.train", run.config.benchmark.train)]
         if run.config.benchmark.eval:
             needed.append(("benchmark.eval", run.config.benchmark.eval))
-        if run.config.kind == "finetune":
+        if run.config.kind == "finetune" and run.config.finetune.clean != TRAINING_CLEAN:
             needed.append(("finetune.clean", run.config.finetune.clean))
         for key, spec in needed:
             if spec in seen or spec == "default":
