@@ -37,18 +37,19 @@ def _cell_text(spread: dict, digits: int) -> str:
 def table_lines(results: dict) -> list[str]:
     metrics = results["metrics"]
     lines = [
-        "| cell | paper (SIDD) | row | " + " | ".join(_label(m) for m in metrics) + " |",
-        "|---|---|---|" + "---:|" * len(metrics),
+        "| cell | paper (SIDD) | SeNM-VAE steps | row | " + " | ".join(_label(m) for m in metrics) + " |",
+        "|---|---|---|---|" + "---:|" * len(metrics),
     ]
     references = results.get("reference_rows", [])
     shared = []
     for name, cell in results["cells"].items():
+        steps = ", ".join(str(s.get("senmvae_steps", 0)) for s in cell["seeds"].values())
         for row, values in cell["rows"].items():
             cells = " | ".join(_cell_text(values.get(m, {}), _digits(m)) for m in metrics)
             if row in references:
-                shared.append(f"| (every cell's split) | – | {row} | {cells} |")
+                shared.append(f"| (every cell's split) | – | – | {row} | {cells} |")
             else:
-                lines.append(f"| {name} | {cell['paper'] or '–'} | {row} | {cells} |")
+                lines.append(f"| {name} | {cell['paper'] or '–'} | {steps} | {row} | {cells} |")
     return lines + shared
 
 
