@@ -10,6 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from senmvae.atomic import write_text_atomic
+from senmvae.downstream import MIN_REAL_GAIN_DB
 from senmvae.evaluation.report import STYLE, esc_html, img_of_figure
 from senmvae.metrics import METRICS
 
@@ -58,12 +59,21 @@ def _footer(results: dict) -> str:
     minutes = [s["minutes"] for c in results["cells"].values() for s in c["seeds"].values()]
     measured = f"{min(minutes, default=0):.1f}-{max(minutes, default=0):.1f}"
     budget = f"budget {bench['budget_minutes']:g} min, " if results["kind"] == "cells" else ""
+    gains = [s.get("real_gain_db") for c in results["cells"].values() for s in c["seeds"].values()]
+    gains = [g for g in gains if g is not None]
+    validity = (
+        f"The denoiser trained on real pairs beat the noisy input by {min(gains):.2f}-{max(gains):.2f} dB "
+        f"({sum(g < MIN_REAL_GAIN_DB for g in gains)} of {len(gains)} runs below the {MIN_REAL_GAIN_DB:g} dB a "
+        "downstream comparison needs: their PSNR columns say little). "
+        if gains
+        else ""
+    )
     return (
         f"Seeds {results['seeds']} (mean ± sample std over them); each data set split once, the same split at every "
         "seed; "
         f"each run's {budget}{measured} min measured; {results['minutes_all_runs']:.0f} min of runs in all; "
-        f"{results['machine']}."
-    )
+        f"{results['machine']}. {validity}"
+    ).rstrip()
 
 
 def markdown(results: dict) -> str:
