@@ -38,7 +38,7 @@ def _cell_text(spread: dict, digits: int) -> str:
 def table_lines(results: dict) -> list[str]:
     metrics = results["metrics"]
     lines = [
-        "| cell | paper (SIDD) | SeNM-VAE steps | row | " + " | ".join(_label(m) for m in metrics) + " |",
+        "| cell | paper | SeNM-VAE steps | row | " + " | ".join(_label(m) for m in metrics) + " |",
         "|---|---|---|---|" + "---:|" * len(metrics),
     ]
     references = results.get("reference_rows", [])
@@ -62,7 +62,7 @@ def _footer(results: dict) -> str:
     gains = [s.get("real_gain_db") for c in results["cells"].values() for s in c["seeds"].values()]
     gains = [g for g in gains if g is not None]
     validity = (
-        f"The denoiser trained on real pairs beat the noisy input by {min(gains):.2f}-{max(gains):.2f} dB "
+        f"The denoiser trained on real pairs beat the noisy input by {min(gains):.2f} to {max(gains):.2f} dB "
         f"({sum(g < MIN_REAL_GAIN_DB for g in gains)} of {len(gains)} runs below the {MIN_REAL_GAIN_DB:g} dB a "
         "downstream comparison needs: their PSNR columns say little). "
         if gains
