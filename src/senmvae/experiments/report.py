@@ -44,7 +44,8 @@ def table_lines(results: dict) -> list[str]:
     references = results.get("reference_rows", [])
     shared = []
     for name, cell in results["cells"].items():
-        steps = ", ".join(str(s.get("senmvae_steps", 0)) for s in cell["seeds"].values())
+        counts = [s.get("senmvae_steps", 0) for s in cell["seeds"].values()]
+        steps = ", ".join(str(c) for c in counts) if any(counts) else "–"
         for row, values in cell["rows"].items():
             cells = " | ".join(_cell_text(values.get(m, {}), _digits(m)) for m in metrics)
             if row in references:

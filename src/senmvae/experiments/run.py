@@ -162,7 +162,7 @@ def aggregate(cfg: ExperimentConfig, runs: list[CellRun], documents: list[dict])
             "folder": str(run.folder),
             "rows": {row: {m: models.get(row, {}).get(m) for m in cfg.metrics} for row in rows if row in models},
             "runs": document.get("runs", {}),
-            "senmvae_steps": sum(int(r.get("steps", 0)) for r in document.get("runs", {}).values()),
+            "senmvae_steps": int(document.get("runs", {}).get("senmvae", {}).get("steps", 0)),
             "real_gain_db": document.get("downstream", {}).get("real_gain_db"),
             "minutes": round(document.get("timing", {}).get("total_s", 0.0) / 60.0, 2),
             "data": document.get("data", {}),
