@@ -59,7 +59,9 @@ def _footer(results: dict) -> str:
     bench = results["config"]["benchmark"]
     minutes = [s["minutes"] for c in results["cells"].values() for s in c["seeds"].values()]
     measured = f"{min(minutes, default=0):.1f}-{max(minutes, default=0):.1f}"
-    budget = f"budget {bench['budget_minutes']:g} min, " if results["kind"] == "cells" else ""
+    budget = (
+        f"budget {bench['budget_minutes']:g} min unless its cell says otherwise, " if results["kind"] == "cells" else ""
+    )
     gains = [s.get("real_gain_db") for c in results["cells"].values() for s in c["seeds"].values()]
     gains = [g for g in gains if g is not None]
     validity = (
