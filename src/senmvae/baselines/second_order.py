@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from senmvae.baselines.base import check_batch
 from senmvae.downstream.sr.second_order import SecondOrderConfig, SecondOrderDegradation
 from senmvae.generate.base import NoiseSource
-from senmvae.model.distributions import Generator
+from senmvae.model.distributions import Generator, row_generators
 
 
 class SecondOrderLR(NoiseSource):
@@ -36,7 +36,7 @@ class SecondOrderLR(NoiseSource):
         generator: Generator = None,
     ) -> torch.Tensor:
         check_batch(clean)
-        generators = list(generator) if isinstance(generator, (list, tuple)) else [generator] * len(clean)
+        generators = row_generators(generator, len(clean))
         stand_in = F.interpolate(clean.float(), scale_factor=self.scale, mode="bicubic", align_corners=False)
         stand_in = stand_in.clamp(0.0, 1.0)
         return torch.cat([self.pipeline(stand_in[i : i + 1], g) for i, g in enumerate(generators)]).to(clean)

@@ -57,6 +57,8 @@ class DnCNNConfig(Config):
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ConfigError(f"network must be one of {', '.join(NETWORKS)}, got {self.network!r}")
         if self.depth < (2 if self.network == "dncnn" else 1):
             raise ConfigError(
                 f"depth must be at least 2 for dncnn (input and output convs) and 1 for nafnet, got {self.depth}"
@@ -70,8 +72,6 @@ class DnCNNConfig(Config):
                 f"crop ({self.crop}) must be a multiple of unshuffle ({self.unshuffle})"
                 + (f" times 4 for nafnet ({multiple})" if self.network == "nafnet" else "")
             )
-        if self.network not in NETWORKS:
-            raise ConfigError(f"network must be one of {', '.join(NETWORKS)}, got {self.network!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.lr <= 0 or not 0 <= self.lr_min_ratio <= 1:

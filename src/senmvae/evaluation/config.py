@@ -10,6 +10,7 @@ from senmvae.evaluation.shared_settings import check_shared_settings
 
 BASELINE_ROWS = ("awgn", "heteroscedastic", "colored_heteroscedastic", "second_order")
 SYNTHESIS_SOURCES = ("source", "source+paired")
+UNPAIRED_DOMAINS = ("source", "target")
 
 
 @dataclass
@@ -99,8 +100,10 @@ class BenchmarkConfig(Config):
             )
         if self.unpaired is not None and self.unpaired < 0:
             raise ConfigError(f"unpaired must be >= 0 images per domain (or null: all), got {self.unpaired}")
-        if not set(self.unpaired_domains) <= {"source", "target"}:
-            raise ConfigError(f"unpaired_domains must be some of source, target, got {list(self.unpaired_domains)}")
+        if not set(self.unpaired_domains) <= set(UNPAIRED_DOMAINS):
+            raise ConfigError(
+                f"unpaired_domains must be some of {', '.join(UNPAIRED_DOMAINS)}, got {list(self.unpaired_domains)}"
+            )
         if len(set(self.baselines)) < len(self.baselines) or not set(self.baselines) <= set(BASELINE_ROWS):
             raise ConfigError(
                 f"baselines must be some of {', '.join(BASELINE_ROWS)}, each once, got {list(self.baselines)}"

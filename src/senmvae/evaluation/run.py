@@ -58,7 +58,7 @@ from senmvae.downstream import (
 )
 from senmvae.errors import UserError
 from senmvae.evaluation.checks import load_metric_weights, require_crop_fits, require_evaluation_pairs
-from senmvae.evaluation.config import BenchmarkConfig
+from senmvae.evaluation.config import UNPAIRED_DOMAINS, BenchmarkConfig
 from senmvae.evaluation.fidelity import EvalSet, benchmark_split, centre_crop, chw, hwc
 from senmvae.evaluation.report import write_report
 from senmvae.evaluation.report_data import ReportData
@@ -167,7 +167,7 @@ def senmvae_view(dataset: SemiSupervisedSet, cfg: BenchmarkConfig) -> SemiSuperv
     ``cfg.unpaired_domains``, the first ``cfg.unpaired`` images (all when None)."""
     kept = {
         domain: list(getattr(dataset, domain))[: cfg.unpaired] if domain in cfg.unpaired_domains else []
-        for domain in ("source", "target")
+        for domain in UNPAIRED_DOMAINS
     }
     return dataclasses.replace(dataset, **kept)
 
@@ -737,7 +737,8 @@ COLUMNS = [
 ]
 
 
-def _label(metric: str, label: str) -> str:
+def column_label(metric: str, label: str) -> str:
+    """``label`` with the metric's direction arrow, where the metric is registered."""
     info = metrics.METRICS.get(metric)
     return label if info is None else f"{label} {'↑' if info.higher_is_better else '↓'}"
 
@@ -764,7 +765,7 @@ def markdown_table(document: dict) -> str:
         )
     ] + COLUMNS
     lines = [
-        "| model | " + " | ".join(_label(metric, label) for metric, label, _ in columns) + " |",
+        "| model | " + " | ".join(column_label(metric, label) for metric, label, _ in columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
     for name in order:

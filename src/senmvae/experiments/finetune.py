@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from senmvae.baselines import ColoredHeteroscedasticGaussian
 from senmvae.data import load_spec
@@ -37,7 +36,7 @@ from senmvae.evaluation.run import write_json
 from senmvae.experiments.config import RESULTS, ExperimentConfig
 from senmvae.generate import NoiseModel
 from senmvae.generate.levels import ChoiceLevel
-from senmvae.noise_level import noise_level
+from senmvae.noise_level import noise_level_of_arrays
 from senmvae.progress import progress_bar
 
 TRAINING_CLEAN = "training"  # finetune.clean: new noisy versions of the training pairs' own clean images
@@ -67,7 +66,7 @@ def run_finetune(cfg: ExperimentConfig, folder: Path) -> dict:
     ]
     if not train or not evaluation:
         raise UserError(f"{bench.train}: the split leaves {len(train)} training and {len(evaluation)} held-out pairs")
-    levels = [float(noise_level(torch.from_numpy(n), torch.from_numpy(c))) for c, n in train]
+    levels = [noise_level_of_arrays(n, c) for c, n in train]
     if ft.clean == TRAINING_CLEAN:
         kept = [p for p in collection.paired if p.scene not in held][: ft.max_clean]
         names = [p.name for p in kept]

@@ -12,20 +12,13 @@ from matplotlib.figure import Figure
 from senmvae.atomic import write_text_atomic
 from senmvae.downstream import MIN_REAL_GAIN_DB
 from senmvae.evaluation.report import STYLE, esc_html, img_of_figure
-from senmvae.metrics import METRICS
+from senmvae.evaluation.run import column_label
 
 FIGURE_COLUMNS = 3
 
 
 def _digits(metric: str) -> int:
     return 2 if metric.startswith("psnr") or metric.startswith("fd_") else 3 if "ssim" not in metric else 4
-
-
-def _label(metric: str) -> str:
-    info = METRICS.get(metric) or METRICS.get(metric.split("_synthetic")[0])
-    if metric.startswith("psnr"):
-        return f"{metric} ↑"
-    return metric if info is None else f"{metric} {'↑' if info.higher_is_better else '↓'}"
 
 
 def _cell_text(spread: dict, digits: int) -> str:
@@ -35,24 +28,31 @@ def _cell_text(spread: dict, digits: int) -> str:
     return text + (f" ± {spread['std']:.{digits}f}" if "std" in spread else "")
 
 
-def table_lines(results: dict) -> list[str]:
+def table_cells(results: dict) -> tuple[list[str], list[list[str]]]:
+    """The table's header and rows, cell by cell: every cell's own rows, then the reference rows once."""
     metrics = results["metrics"]
-    lines = [
-        "| cell | paper | SeNM-VAE steps | row | " + " | ".join(_label(m) for m in metrics) + " |",
-        "|---|---|---|---|" + "---:|" * len(metrics),
-    ]
+    header = ["cell", "paper", "SeNM-VAE steps", "row", *(column_label(m, m) for m in metrics)]
     references = results.get("reference_rows", [])
-    shared = []
+    rows, shared = [], []
     for name, cell in results["cells"].items():
         counts = [s.get("senmvae_steps", 0) for s in cell["seeds"].values()]
         steps = ", ".join(str(c) for c in counts) if any(counts) else "–"
         for row, values in cell["rows"].items():
-            cells = " | ".join(_cell_text(values.get(m, {}), _digits(m)) for m in metrics)
+            cells = [_cell_text(values.get(m, {}), _digits(m)) for m in metrics]
             if row in references:
-                shared.append(f"| (every cell's split) | – | – | {row} | {cells} |")
+                shared.append(["(every cell's split)", "–", "–", row, *cells])
             else:
-                lines.append(f"| {name} | {cell['paper'] or '–'} | {steps} | {row} | {cells} |")
-    return lines + shared
+                rows.append([name, cell["paper"] or "–", steps, row, *cells])
+    return header, rows + shared
+
+
+def table_lines(results: dict) -> list[str]:
+    header, rows = table_cells(results)
+    return [
+        "| " + " | ".join(header) + " |",
+        "|---|---|---|---|" + "---:|" * (len(header) - 4),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
 def _footer(results: dict) -> str:
@@ -104,7 +104,7 @@ def _figure(results: dict) -> str | None:
                 values = [v for v in values if v is not None and math.isfinite(v)]
                 ax.plot([i + offset] * len(values), values, "o", ms=4, color=f"C{r}", label=row if i == 0 else None)
         ax.set_xticks(range(len(cells)), cells, rotation=30, ha="right", fontsize=8)
-        ax.set_title(_label(metric), fontsize=9)
+        ax.set_title(column_label(metric, metric), fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes[panels:]:
         ax.set_visible(False)
@@ -113,12 +113,10 @@ def _figure(results: dict) -> str | None:
 
 
 def _html_table(results: dict) -> str:
-    lines = table_lines(results)
-    head = [c.strip() for c in lines[0].strip("|").split("|")]
-    body = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    head, body = table_cells(results)
     header = "".join(f"<th>{esc_html(c)}</th>" for c in head)
     rows = "".join(
-        "<tr>" + "".join(f"<td{' class=num' if i > 2 else ''}>{esc_html(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+        "<tr>" + "".join(f"<td{' class=num' if i > 3 else ''}>{esc_html(c)}</td>" for i, c in enumerate(r)) + "</tr>"
         for r in body
     )
     return f'<table class="results"><tr>{header}</tr>{rows}</table>'

@@ -30,6 +30,7 @@ from senmvae.evaluation.run import run_benchmark, write_json
 from senmvae.experiments.config import RESULTS, Cell, ExperimentConfig
 from senmvae.experiments.finetune import TRAINING_CLEAN, run_finetune
 from senmvae.experiments.report import write_experiment_report
+from senmvae.model.io import resolve_model_path
 from senmvae.progress import progress_bar
 
 
@@ -109,8 +110,6 @@ def check_inputs(runs: list[CellRun]) -> None:
                     "in ../shared/data (docs/paper.md), or pass --set benchmark.train=SPEC"
                 )
         if run.config.kind == "finetune":
-            from senmvae.model.io import resolve_model_path
-
             resolve_model_path(run.config.finetune.model)
 
 
@@ -127,15 +126,13 @@ def _finished(folder: Path, settings: dict) -> dict | None:
 
 def run_cell(run: CellRun) -> dict:
     """The cell's results at its seed: reused when finished with the same settings, else run."""
-    if run.config.kind == "finetune":
-        settings = {"benchmark": run.config.benchmark.to_dict(), "finetune": run.config.finetune.to_dict()}
-        document = _finished(run.folder, settings)
-        if document is None:
-            document = run_finetune(run.config, run.folder)
-        return document
-    document = _finished(run.folder, run.config.benchmark.to_dict())
+    finetune = run.config.kind == "finetune"
+    settings = run.config.benchmark.to_dict()
+    if finetune:  # what run_finetune records under "settings"
+        settings = {"benchmark": settings, "finetune": run.config.finetune.to_dict()}
+    document = _finished(run.folder, settings)
     if document is None:
-        document = run_benchmark(run.config.benchmark, run.folder)
+        document = run_finetune(run.config, run.folder) if finetune else run_benchmark(run.config.benchmark, run.folder)
     return document
 
 

@@ -26,7 +26,7 @@ from senmvae.generate.folders import images_in_folder
 from senmvae.generate.latents import LatentField, field_supply
 from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_policy, level_of_sequence, measure_level
 from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
-from senmvae.model.distributions import Generator
+from senmvae.model.distributions import Generator, row_generators
 from senmvae.model.io import load_model, resolve_model_path
 from senmvae.model.network import NOISE_PARTS, SeNMVAE
 
@@ -164,18 +164,6 @@ def _check_values(tensor: torch.Tensor, unit_range: bool) -> None:
             )
 
 
-def _row_generators(generator: Generator, rows: int) -> list[torch.Generator | None]:
-    if generator is None or isinstance(generator, torch.Generator):
-        return [generator] * rows
-    generators = list(generator)
-    if len(generators) != rows:
-        raise UserError(
-            f"got {len(generators)} generators for {rows} image{'s' if rows > 1 else ''}; pass one generator, or "
-            "one per image of the batch (a numpy (H, W, 3) array, a (3, H, W) tensor or a PIL image is one image)"
-        )
-    return generators
-
-
 def _cover(length: int, size: int) -> list[int]:
     """Starts of the fewest ``size`` windows covering ``length``, evenly spread."""
     count = math.ceil(length / size)
@@ -305,7 +293,7 @@ class NoiseModel(NoiseSource):
     ) -> tuple[ImageLike, list[float]]:
         """:meth:`sample`, and the noise level each image was generated at."""
         batch = _Batch(clean, unit_range=True)
-        keys, levels = self._draws(_row_generators(generator, batch.tensor.shape[0]), level)
+        keys, levels = self._draws(row_generators(generator, batch.tensor.shape[0]), level)
         noisy = self._generate(
             batch.tensor,
             levels,

@@ -7,7 +7,23 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from senmvae.errors import UserError
+
 Generator = torch.Generator | Sequence[torch.Generator] | None
+
+
+def row_generators(generator: Generator, rows: int) -> list[torch.Generator | None]:
+    """One generator per batch row: ``generator`` repeated when it is one (or None), else checked
+    to hold one per row."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return [generator] * rows
+    generators = list(generator)
+    if len(generators) != rows:
+        raise UserError(
+            f"got {len(generators)} generators for {rows} image{'s' if rows > 1 else ''}; pass one generator, or "
+            "one per image of the batch (a numpy (H, W, 3) array, a (3, H, W) tensor or a PIL image is one image)"
+        )
+    return generators
 
 
 def standard_normal(shape: torch.Size, like: torch.Tensor, generator: Generator) -> torch.Tensor:
