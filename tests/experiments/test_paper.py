@@ -171,6 +171,19 @@ def test_bad_experiments_are_refused_naming_the_file(tmp_path, capsys):
         ExperimentConfig.from_dict({"name": "x", "cells": [{"name": "a"}, {"name": "a"}]})
 
 
+def test_a_model_updated_under_the_same_name_gets_runs_of_its_own(tmp_path):
+    model = tmp_path / "mine.safetensors"
+    finetune = {"model": str(model)}
+    config = write_experiment(tmp_path, tmp_path / "data", [{"name": "one"}], kind="finetune", finetune=finetune)
+    with pytest.raises(UserError, match="cell 'one'.*mine.safetensors"):
+        plan_cells(load_experiment(config), tmp_path / "out")
+    model.write_bytes(b"first weights")
+    first = plan_cells(load_experiment(config), tmp_path / "out")[0].folder
+    assert plan_cells(load_experiment(config), tmp_path / "out")[0].folder == first
+    model.write_bytes(b"retrained weights")
+    assert plan_cells(load_experiment(config), tmp_path / "out")[0].folder != first
+
+
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_experiment_reads_and_its_cells_apply(path):
     cfg = load_experiment(path)

@@ -30,6 +30,7 @@ from senmvae.evaluation.run import run_benchmark, write_json
 from senmvae.experiments.config import RESULTS, Cell, ExperimentConfig
 from senmvae.experiments.finetune import TRAINING_CLEAN, run_finetune
 from senmvae.experiments.report import write_experiment_report
+from senmvae.generate.ownership import file_sha256
 from senmvae.model.io import resolve_model_path
 from senmvae.progress import progress_bar
 
@@ -75,24 +76,46 @@ def _digest(document: dict) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def _model_digests(config: ExperimentConfig, known: dict[str, str]) -> dict[str, str]:
+    """The content hash of every model file a cell reads (``benchmark.init``, ``finetune.model``),
+    so that a model updated under the same name or folder gets runs of its own instead of reusing
+    another model's results; ``known`` caches the hashes by file."""
+    names = {"benchmark.init": config.benchmark.init}
+    if config.kind == "finetune":
+        names["finetune.model"] = config.finetune.model
+    digests = {}
+    for key, name in names.items():
+        if name:
+            path = str(resolve_model_path(name))
+            if path not in known:
+                known[path] = file_sha256(Path(path))
+            digests[key] = known[path]
+    return digests
+
+
 def plan_cells(cfg: ExperimentConfig, out: Path) -> list[CellRun]:
     """Every (cell, seed) of the experiment with its settings checked, before anything runs."""
     runs = []
+    known: dict[str, str] = {}
     for cell in cfg.cells:
         for seed in cfg.seeds:
             try:
                 applied = cell_config(cfg, cell, seed)
+                models = _model_digests(applied, known)
             except UserError as err:
                 raise UserError(f"cell {cell.name!r} of {cfg.name}: {err}") from None
             key = {"kind": cfg.kind, "benchmark": applied.benchmark.to_dict()}
             if cfg.kind == "finetune":
                 key["finetune"] = applied.finetune.to_dict()
+            if models:
+                key["models"] = models
             runs.append(CellRun(cell, seed, applied, out / "cells" / _digest(key) / f"seed{seed}"))
     return runs
 
 
 def check_inputs(runs: list[CellRun]) -> None:
-    """Refuse an experiment whose data or models cannot be read, naming the file, before any run."""
+    """Refuse an experiment whose data cannot be read, naming the file, before any run (its models
+    are read by :func:`plan_cells`)."""
     seen: set[str] = set()
     for run in runs:
         needed = [("benchmark.train", run.config.benchmark.train)]
@@ -109,8 +132,6 @@ def check_inputs(runs: list[CellRun]) -> None:
                     f"cell {run.cell.name!r}: {key} {spec} does not exist; the paper experiments read the real data "
                     "in ../shared/data (docs/paper.md), or pass --set benchmark.train=SPEC"
                 )
-        if run.config.kind == "finetune":
-            resolve_model_path(run.config.finetune.model)
 
 
 def _finished(folder: Path, settings: dict) -> dict | None:
