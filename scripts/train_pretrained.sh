@@ -15,7 +15,10 @@
 #      left out entirely), with the 110 Kodak24, McMaster and CBSD68 photos as clean-only images:
 #      the pixel-noise head gets its 7x7 colouring kernel (head lr 1e-3, no perceptual or GAN
 #      term), first REAL_MINUTES without, then REAL_MORE_MINUTES with the zn spectrum term;
-#   4. polyu and renoir: base fine-tuned on the training scenes of that set alone (FT_MINUTES each);
+#   4. polyu and renoir: base fine-tuned on the training scenes of that set alone (FT_MINUTES each),
+#      then continued with the colouring at its own, higher learning rate (2e-3; POLYU_MORE_MINUTES,
+#      RENOIR_MORE_MINUTES): at the head's 5e-4 the colouring had not finished moving from base's
+#      (one colouring for three cameras) to the set's own cross-channel correlation;
 #   5. all exported as float16 safetensors into src/senmvae/pretrained/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,8 @@ BASE_MORE_MINUTES=${BASE_MORE_MINUTES:-50}
 REAL_MINUTES=${REAL_MINUTES:-14}
 REAL_MORE_MINUTES=${REAL_MORE_MINUTES:-25}
 FT_MINUTES=${FT_MINUTES:-18}
+POLYU_MORE_MINUTES=${POLYU_MORE_MINUTES:-20}
+RENOIR_MORE_MINUTES=${RENOIR_MORE_MINUTES:-25}
 SHARED=../shared/data
 PY=.venv/bin/python
 ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
@@ -61,5 +66,10 @@ for name in polyu renoir; do
     .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-run" "${REAL[@]}" \
         --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES" --set optim.pixel_noise_lr=5e-4 \
         --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0]
-    $PY scripts/export_pretrained.py "$WORK/$name-run" "$name"
+    more_minutes=$POLYU_MORE_MINUTES
+    [ "$name" = renoir ] && more_minutes=$RENOIR_MORE_MINUTES
+    .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-more" "${REAL[@]}" \
+        --set init.weights="$WORK/$name-run" --set schedule.max_minutes="$more_minutes" --set optim.pixel_noise_lr=5e-4 \
+        --set optim.pixel_noise_colour_lr=2e-3 --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0]
+    $PY scripts/export_pretrained.py "$WORK/$name-more" "$name"
 done
