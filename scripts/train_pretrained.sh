@@ -61,15 +61,14 @@ REAL=(--steps 100000 --set data.frequencies=[2,1,0] --set objective.perceptual_w
     --set objective.zn_spectrum_weight=2e-3
 $PY scripts/export_pretrained.py "$WORK/base-final" base
 
+FT=("${REAL[@]}" --set optim.pixel_noise_lr=5e-4 --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0])
 for name in polyu renoir; do
-    $PY scripts/real_pairs_manifest.py "$WORK/$name/manifest.json" "$SHARED/$name"
-    .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-run" "${REAL[@]}" \
-        --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES" --set optim.pixel_noise_lr=5e-4 \
-        --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0]
     more_minutes=$POLYU_MORE_MINUTES
     [ "$name" = renoir ] && more_minutes=$RENOIR_MORE_MINUTES
-    .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-more" "${REAL[@]}" \
-        --set init.weights="$WORK/$name-run" --set schedule.max_minutes="$more_minutes" --set optim.pixel_noise_lr=5e-4 \
-        --set optim.pixel_noise_colour_lr=2e-3 --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0]
+    $PY scripts/real_pairs_manifest.py "$WORK/$name/manifest.json" "$SHARED/$name"
+    .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-run" "${FT[@]}" \
+        --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES"
+    .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-more" "${FT[@]}" \
+        --set init.weights="$WORK/$name-run" --set schedule.max_minutes="$more_minutes" --set optim.pixel_noise_colour_lr=2e-3
     $PY scripts/export_pretrained.py "$WORK/$name-more" "$name"
 done
