@@ -66,7 +66,8 @@ from senmvae.generate import NoiseModel
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
 from senmvae.generate.seeding import stream_generator
-from senmvae.model.io import MODEL_FILE
+from senmvae.generate.ownership import file_sha256
+from senmvae.model.io import MODEL_FILE, resolve_model_path
 from senmvae.noise_level import noise_level
 from senmvae.progress import progress_bar
 from senmvae.train.config import TrainConfig, train_preset
@@ -246,24 +247,49 @@ def checked_run_configs(cfg: RunSettings, plans: list[RunPlan], train_spec: str)
     return checked
 
 
+DONE_FILE = "benchmark_done"
+
+
+def run_fingerprint(train_cfg: TrainConfig) -> dict:
+    """What a finished run was trained with: its settings and the content hash of the model it
+    started from (a model updated under the same name or folder is another start)."""
+    init = train_cfg.init.weights
+    fingerprint = {
+        "config": train_cfg.to_dict(),
+        "init_sha256": file_sha256(resolve_model_path(init)) if init else None,
+    }
+    return json.loads(json.dumps(fingerprint, sort_keys=True, default=str))  # as it reads back from the file
+
+
+def _finished_fingerprint(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / DONE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -> Path:
-    """Train (or reuse a finished) SeNM-VAE run; returns its folder."""
+    """Train a SeNM-VAE run, or reuse a finished one trained with the very same settings and
+    initial model; returns its folder."""
     run_dir = out / "runs" / plan.name
-    if (run_dir / MODEL_FILE).is_file() and (run_dir / "benchmark_done").is_file():
-        _say(f"{plan.name}: reusing the finished run in {run_dir}")
-        return run_dir
+    train_cfg = run_config(cfg, plan, train_spec)
+    fingerprint = run_fingerprint(train_cfg)
+    if (run_dir / MODEL_FILE).is_file() and (run_dir / DONE_FILE).is_file():
+        if _finished_fingerprint(run_dir) == fingerprint:
+            _say(f"{plan.name}: reusing the finished run in {run_dir}")
+            return run_dir
+        _say(f"{plan.name}: the finished run in {run_dir} was trained with other settings or another initial model; training it again")
     if run_dir.exists():
         import shutil
 
         shutil.rmtree(run_dir)
     preset = cfg.finetune_preset if plan.init is not None else cfg.preset
-    train_cfg = run_config(cfg, plan, train_spec)
     start = (
         f"fine-tuning {plan.init} ('{preset}' preset)" if plan.init else f"training the '{preset}' preset from scratch"
     )
     _say(f"{plan.name}: {start} for at most {plan.minutes:.1f} min")
     start_run(train_cfg, run_dir)
-    (run_dir / "benchmark_done").write_text("finished\n")
+    write_text_atomic(run_dir / DONE_FILE, json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
     return run_dir
 
 
