@@ -65,8 +65,8 @@ from senmvae.evaluation.report_data import ReportData
 from senmvae.generate import NoiseModel
 from senmvae.generate.base import NoiseSource
 from senmvae.generate.levels import ChoiceLevel
-from senmvae.generate.seeding import stream_generator
 from senmvae.generate.ownership import file_sha256
+from senmvae.generate.seeding import stream_generator
 from senmvae.model.io import MODEL_FILE, resolve_model_path
 from senmvae.noise_level import noise_level
 from senmvae.progress import progress_bar
@@ -278,7 +278,10 @@ def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -
         if _finished_fingerprint(run_dir) == fingerprint:
             _say(f"{plan.name}: reusing the finished run in {run_dir}")
             return run_dir
-        _say(f"{plan.name}: the finished run in {run_dir} was trained with other settings or another initial model; training it again")
+        _say(
+            f"{plan.name}: the finished run in {run_dir} was trained with other settings or another initial model; "
+            "training it again"
+        )
     if run_dir.exists():
         import shutil
 
