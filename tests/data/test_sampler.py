@@ -80,6 +80,19 @@ def test_items_are_crops_with_the_same_transform_on_both_sides_of_a_pair(dataset
     assert all(seen[d] > 0 for d in Domain)
 
 
+def test_with_image_levels_a_pair_carries_the_noise_std_of_its_whole_image(dataset):
+    data = MixedDomainDataset(dataset, crop=12, seed=0, image_levels=True)
+    whole = {float(np.std(1.0 - 2.0 * p.clean.load().astype(np.float64), ddof=1)) for p in dataset.paired}
+    batch = next(iter(DataLoader(data, batch_size=16)))
+    for domain, level, clean, noisy in zip(batch["domain"], batch["level"], batch["clean"], batch["noisy"]):
+        if Domain(int(domain)) is Domain.PAIRED:
+            assert min(abs(float(level) - w) for w in whole) < 1e-6
+            assert abs(float(level) - float((noisy - clean).std())) > 1e-4  # not the crop's own
+        else:
+            assert float(level) == 0.0
+    assert "level" not in MixedDomainDataset(dataset, crop=12, seed=0)[0]
+
+
 def test_a_source_item_is_a_transformed_window_of_its_image(dataset):
     data = MixedDomainDataset(dataset, crop=8, frequencies=(0, 1, 0), seed=3)
     images = [ref.load() for ref in dataset.source]

@@ -201,3 +201,15 @@ def test_clean_reconstruction_weight_scales_only_its_term(model):
     assert torch.allclose(full.loss - half.loss, 0.5 * full.terms["rec_clean"], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="rec_clean_weight"):
         ObjectiveConfig(rec_clean_weight=-1.0)
+
+
+def test_paired_rows_take_the_level_of_their_whole_image_when_the_batch_has_one(model):
+    batch = _batch([Domain.PAIRED, Domain.TARGET, Domain.SOURCE])
+    image_level = torch.tensor([0.037, 0.0, 0.0], dtype=torch.float64)  # as the DataLoader collates floats
+    level, l1 = SeNMObjective().conditioning_level(model, batch["clean"], batch["noisy"], batch["domain"], image_level)
+    predicted = model.level_predictor(batch["noisy"])
+    assert float(level[0]) == pytest.approx(0.037) and level.dtype == batch["clean"].dtype
+    torch.testing.assert_close(level[1], predicted[1])
+    torch.testing.assert_close(l1, (predicted[0] - 0.037).abs())
+    stats = SeNMObjective()(model, batch | {"level": image_level}, step=0).terms
+    assert torch.isfinite(stats["level_l1"]) and float(stats["level_l1"]) == pytest.approx(float(l1), rel=1e-5)

@@ -20,6 +20,7 @@ from senmvae.data.collection import SemiSupervisedSet
 from senmvae.data.refs import ImageRef, Pair
 from senmvae.domain import Domain
 from senmvae.errors import UserError
+from senmvae.noise_level import noise_level_of_arrays
 
 EPOCH_LENGTH = 10**12  # "endless": the step sampler decides which indices are used
 
@@ -59,6 +60,9 @@ class MixedDomainDataset(Dataset):
     images gets 0. Each item is ``{"clean": (3, crop, crop), "noisy": (3, crop, crop),
     "domain": int}`` with zeros on the missing side. Give it the ``dataset`` of a
     :func:`~senmvae.data.validate` report, so no image is smaller than the crop.
+
+    ``image_levels``: every item also holds ``"level"``, the noise std of a pair's whole image
+    (0 for an unpaired sample), computed once per pair.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class MixedDomainDataset(Dataset):
         frequencies: Sequence[float] = (1.0, 1.0, 1.0),
         seed: int = 0,
         cache_bytes: int = 2 * 1024**3,
+        image_levels: bool = False,
     ):
         if crop < 1:
             raise UserError(f"crop must be a positive size, got {crop}")
@@ -90,6 +95,8 @@ class MixedDomainDataset(Dataset):
         self.seed = seed
         self.cache_bytes = cache_bytes
         self._cache = _ImageCache(cache_bytes)
+        self.image_levels = image_levels
+        self._levels: dict[str, float] = {}
 
     def __len__(self) -> int:
         return EPOCH_LENGTH
@@ -135,17 +142,28 @@ class MixedDomainDataset(Dataset):
                     f"{item.clean.location}; run senmvae.data.validate first"
                 )
             top, left = self._crop_box(rng, clean, item.clean.location)
-            return {
+            sample = {
                 "clean": self._patch(clean, top, left, k),
                 "noisy": self._patch(noisy, top, left, k),
                 "domain": int(domain),
             }
+            return sample | self._level(item, clean, noisy)
         image = self._cache.get(item)
         top, left = self._crop_box(rng, image, item.location)
         patch = self._patch(image, top, left, k)
         if domain is Domain.SOURCE:
-            return {"clean": patch, "noisy": zeros, "domain": int(domain)}
-        return {"clean": zeros, "noisy": patch, "domain": int(domain)}
+            return {"clean": patch, "noisy": zeros, "domain": int(domain)} | self._level()
+        return {"clean": zeros, "noisy": patch, "domain": int(domain)} | self._level()
+
+    def _level(self, pair: Pair | None = None, clean: np.ndarray | None = None, noisy: np.ndarray | None = None):
+        if not self.image_levels:
+            return {}
+        if pair is None:
+            return {"level": 0.0}
+        key = pair.noisy.name
+        if key not in self._levels:
+            self._levels[key] = noise_level_of_arrays(noisy, clean)
+        return {"level": self._levels[key]}
 
 
 class StepBatchSampler(Sampler[list[int]]):

@@ -170,12 +170,19 @@ class SeNMObjective:
         self.discriminator = discriminator
 
     def conditioning_level(
-        self, model: SeNMVAE, clean: torch.Tensor, noisy: torch.Tensor, domain: torch.Tensor
+        self,
+        model: SeNMVAE,
+        clean: torch.Tensor,
+        noisy: torch.Tensor,
+        domain: torch.Tensor,
+        image_level: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(level per row, L1 loss of the level predictor on paired rows)."""
+        """(level per row, L1 loss of the level predictor on paired rows). A paired row's level is
+        its ``image_level`` (the noise std of its whole image) when given, else its crop's."""
         has_noisy = domain != Domain.SOURCE
         paired = domain == Domain.PAIRED
-        true = torch.where(paired, noise_level(noisy, clean), torch.zeros_like(clean[:, 0, 0, 0]))
+        measured = noise_level(noisy, clean) if image_level is None else image_level.to(clean.dtype)
+        true = torch.where(paired, measured, torch.zeros_like(clean[:, 0, 0, 0]))
         level = true.clone()
         level_loss = clean.new_zeros(())
         if model.level_predictor is None:
@@ -198,7 +205,7 @@ class SeNMObjective:
     ) -> ObjectiveOutput:
         cfg = self.cfg
         clean, noisy, domain = batch["clean"], batch["noisy"], batch["domain"]
-        level, level_loss = self.conditioning_level(model, clean, noisy, domain)
+        level, level_loss = self.conditioning_level(model, clean, noisy, domain, batch.get("level"))
         pixel_head = model.pixel_noise if cfg.pixel_noise_weight else None
         out = model(
             clean, noisy, domain, level, p_clean=cfg.p_clean, generator=generator,

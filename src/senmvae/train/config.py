@@ -16,6 +16,8 @@ from senmvae.model.config import ModelConfig, model_preset
 from senmvae.model.discriminator import DiscriminatorConfig
 from senmvae.model.objective import ObjectiveConfig
 
+LEVEL_SOURCES = ("crop", "image")
+
 
 @dataclass
 class DataConfig(Config):
@@ -28,8 +30,15 @@ class DataConfig(Config):
     # scenes divided into source, target and validation. None: use the spec's domains as they are.
     paired: int | None = None
     validation_fraction: float = 0.1  # share of the scenes the split holds out for validation
+    # The noise level a paired sample is conditioned on: "crop", the std of the crop's own noise
+    # (the authors' training), or "image", the std of its whole image's noise: the level that
+    # `synthesize --level` and the benchmark give, so that the model learns how the noise varies
+    # with intensity across a whole image rather than within a crop of known std.
+    level: str = "crop"
 
     def __post_init__(self) -> None:
+        if self.level not in LEVEL_SOURCES:
+            raise ConfigError(f"data.level must be one of {', '.join(LEVEL_SOURCES)}, got {self.level!r}")
         if self.crop < 1 or self.batch_size < 1 or self.workers < 0:
             raise ConfigError("data.crop and data.batch_size must be positive and data.workers >= 0")
         if self.paired is not None and self.paired < 1:

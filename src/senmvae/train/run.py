@@ -218,7 +218,9 @@ def _train(
                 f"changed with --set? ({str(err).splitlines()[0]})"
             ) from None
     loader = DataLoader(
-        MixedDomainDataset(dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed),
+        MixedDomainDataset(
+            dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed, image_levels=cfg.data.level == "image"
+        ),
         batch_sampler=StepBatchSampler(cfg.data.batch_size, process.rank, process.world_size, trainer.step),
         num_workers=cfg.data.workers,
         pin_memory=device.type == "cuda",
