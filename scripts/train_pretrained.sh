@@ -15,10 +15,11 @@
 #      left out entirely), with the 110 Kodak24, McMaster and CBSD68 photos as clean-only images:
 #      the pixel-noise head gets its 7x7 colouring kernel (head lr 1e-3, no perceptual or GAN
 #      term), first REAL_MINUTES without, then REAL_MORE_MINUTES with the zn spectrum term;
-#   4. polyu and renoir: base fine-tuned on the training scenes of that set alone (FT_MINUTES each),
-#      then continued with the colouring at its own, higher learning rate (2e-3; POLYU_MORE_MINUTES,
-#      RENOIR_MORE_MINUTES): at the head's 5e-4 the colouring had not finished moving from base's
-#      (one colouring for three cameras) to the set's own cross-channel correlation;
+#   4. polyu, renoir and nam: base fine-tuned on the training scenes of that set alone (FT_MINUTES
+#      each), then continued with the colouring at its own, higher learning rate (2e-3;
+#      POLYU_MORE_MINUTES, RENOIR_MORE_MINUTES, NAM_MORE_MINUTES): at the head's 5e-4 the colouring
+#      had not finished moving from base's (one colouring for three cameras) to the set's own
+#      cross-channel correlation;
 #   5. all exported as float16 safetensors into src/senmvae/pretrained/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ REAL_MORE_MINUTES=${REAL_MORE_MINUTES:-25}
 FT_MINUTES=${FT_MINUTES:-18}
 POLYU_MORE_MINUTES=${POLYU_MORE_MINUTES:-20}
 RENOIR_MORE_MINUTES=${RENOIR_MORE_MINUTES:-25}
+NAM_MORE_MINUTES=${NAM_MORE_MINUTES:-20}
 SHARED=../shared/data
 PY=.venv/bin/python
 ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
@@ -62,9 +64,10 @@ REAL=(--steps 100000 --set data.frequencies=[2,1,0] --set objective.perceptual_w
 $PY scripts/export_pretrained.py "$WORK/base-final" base
 
 FT=("${REAL[@]}" --set optim.pixel_noise_lr=5e-4 --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0])
-for name in polyu renoir; do
+for name in polyu renoir nam; do
     more_minutes=$POLYU_MORE_MINUTES
     [ "$name" = renoir ] && more_minutes=$RENOIR_MORE_MINUTES
+    [ "$name" = nam ] && more_minutes=$NAM_MORE_MINUTES
     $PY scripts/real_pairs_manifest.py "$WORK/$name/manifest.json" "$SHARED/$name"
     .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-run" "${FT[@]}" \
         --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES"

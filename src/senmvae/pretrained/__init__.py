@@ -2,7 +2,8 @@
 
 ``base``: the content path and a generic camera-noise path, learned from clean photos
 (Kodak24, McMaster, CBSD68, BSDS500) through the camera simulator with camera profiles that
-the embedded demo set does not use. ``polyu``: ``base`` fine-tuned on PolyU training scenes.
+the embedded demo set does not use, then the training scenes of PolyU, RENOIR and Nam.
+``polyu``, ``renoir``, ``nam``: ``base`` fine-tuned on the training scenes of that set.
 Each has a model card beside it (``NAME.md``): data and their licences, steps, minutes,
 machine, and metrics on scenes it never saw.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from senmvae.errors import UserError
 
-PRETRAINED = ("base", "polyu", "renoir")
+PRETRAINED = ("base", "polyu", "renoir", "nam")
 
 
 def pretrained_path(name: str) -> Path:
