@@ -41,10 +41,11 @@ def test_a_finished_run_is_reused_only_with_the_same_settings_and_initial_model(
     train_senmvae(_cfg(init, train_overrides=("optim.lr=1e-5",)), plan, "spec", out)
     assert len(trained) == 2 and "other settings or another initial model" in capsys.readouterr().out
     assert (run_dir / MODEL_FILE).read_text() == "run 1"
+    assert (run_dir.with_name(f"{plan.name}.previous") / MODEL_FILE).read_text() == "run 0"  # kept, not lost
 
     save_model(SeNMVAE(model_preset("tiny")), init)  # another model under the same file name
     train_senmvae(_cfg(init, train_overrides=("optim.lr=1e-5",)), plan, "spec", out)
-    assert len(trained) == 3
+    assert len(trained) == 3 and (run_dir.with_name(f"{plan.name}.previous-2") / MODEL_FILE).read_text() == "run 1"
 
 
 def test_a_run_finished_before_its_settings_were_recorded_is_trained_again(tmp_path, trained):

@@ -268,6 +268,17 @@ def _finished_fingerprint(run_dir: Path) -> dict | None:
         return None
 
 
+def _set_aside(run_dir: Path) -> Path:
+    """Move a finished run out of the way under a free ``NAME.previous[-k]`` name."""
+    target = run_dir.with_name(f"{run_dir.name}.previous")
+    k = 1
+    while target.exists():
+        k += 1
+        target = run_dir.with_name(f"{run_dir.name}.previous-{k}")
+    run_dir.rename(target)
+    return target
+
+
 def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -> Path:
     """Train a SeNM-VAE run, or reuse a finished one trained with the very same settings and
     initial model; returns its folder."""
@@ -278,9 +289,10 @@ def train_senmvae(cfg: RunSettings, plan: RunPlan, train_spec: str, out: Path) -
         if _finished_fingerprint(run_dir) == fingerprint:
             _say(f"{plan.name}: reusing the finished run in {run_dir}")
             return run_dir
+        kept = _set_aside(run_dir)
         _say(
             f"{plan.name}: the finished run in {run_dir} was trained with other settings or another initial model; "
-            "training it again"
+            f"it is kept as {kept} and the run is trained again"
         )
     if run_dir.exists():
         import shutil
