@@ -156,10 +156,44 @@ def test_a_white_head_given_a_colouring_kernel_keeps_its_weights_and_learns_a_ne
     upgraded = run_config(white_path)
     assert upgraded.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=5)
     assert upgraded.optim.pixel_noise_lr is None  # the new kernel must learn
-    kept = run_config(coloured_path)  # a coloured head keeps its own kernel
-    assert kept.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=3) and kept.optim.pixel_noise_lr == 0
+    kept = run_config(coloured_path)  # a coloured head keeps its colouring, widened (next test)
+    assert kept.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=5) and kept.optim.pixel_noise_lr == 0
     colour_zero = [*settings, "optim.pixel_noise_colour_lr=0"]
     fresh = initial_model(resolve_config("tiny", overrides=[*colour_zero, f"init.weights={white_path}"]))[0]
     assert fresh.optim.pixel_noise_colour_lr is None  # a new kernel learns whatever its rate says
     own = initial_model(resolve_config("tiny", overrides=[*colour_zero, f"init.weights={coloured_path}"]))[0]
     assert own.optim.pixel_noise_colour_lr == 0
+
+
+def test_a_coloured_head_given_a_larger_kernel_starts_with_the_same_field(tmp_path):
+    from senmvae.model.config import PixelNoiseConfig
+    from senmvae.train.run import initial_model
+
+    tiny = train_preset("tiny").model
+    torch.manual_seed(3)
+    source = SeNMVAE(tiny.replace(pixel_noise=PixelNoiseConfig(4, 2, kernel=3)))
+    with torch.no_grad():
+        source.pixel_noise.colour.normal_()
+    path = save_model(source, tmp_path / "k3.safetensors")
+    cfg, init = initial_model(
+        resolve_config(
+            "tiny",
+            overrides=[
+                "model.pixel_noise={channels: 4, layers: 2, kernel: 7}",
+                f"init.weights={path}",
+                "optim.pixel_noise_colour_lr=0",
+            ],
+        )
+    )
+    assert cfg.model.pixel_noise == PixelNoiseConfig(4, 2, kernel=7)
+    assert cfg.optim.pixel_noise_colour_lr == 0  # the colouring is pretrained, not new
+    trainer = Trainer(cfg)
+    trainer.initialise_weights(init)
+    wide, narrow = trainer.model.pixel_noise, source.pixel_noise
+    assert wide.colour.shape[-1] == 7
+    torch.testing.assert_close(wide.colour[..., 2:5, 2:5], narrow.colour)
+    assert wide.colour.abs()[..., :2, :].sum() == 0 and wide.colour.abs()[..., :, 5:].sum() == 0
+    # the same field: the same likelihood of any residual on any crop at least as large as the kernel
+    clean, residual = torch.rand(2, 3, 12, 12), 0.05 * torch.randn(2, 3, 12, 12)
+    level = torch.full((2,), 0.05)
+    torch.testing.assert_close(wide(clean, level).nll(residual), narrow(clean, level).nll(residual))

@@ -105,6 +105,15 @@ class PixelNoise:
         return (0.5 * quadratic + 0.5 * log_det) / (c * h * w) + jacobian
 
 
+def widen_colouring(colour: torch.Tensor, kernel: int) -> torch.Tensor:
+    """``colour`` (C, C, k, k) as a ``kernel`` x ``kernel`` colouring with zero taps around it:
+    the same filter, hence the same field and likelihood, with room to learn longer correlations."""
+    pad = (kernel - colour.shape[-1]) // 2
+    if pad < 0 or colour.shape[-1] + 2 * pad != kernel:
+        raise ValueError(f"a {colour.shape[-1]}x{colour.shape[-1]} colouring cannot widen to {kernel}x{kernel}")
+    return F.pad(colour, (pad, pad, pad, pad))
+
+
 def transfer_function(kernel: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """A(f) (H, W, C, C): the discrete Fourier transform of the impulse response of
     ``conv2d(., kernel)`` on a ``height`` x ``width`` torus (cross-correlation, centre tap at 0)."""

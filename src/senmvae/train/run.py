@@ -73,7 +73,8 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     that starts fresh, in whole or in part (no initial model, one without a head, or a white
     head given the run's colouring kernel ``model.pixel_noise.kernel``), learns
     at ``optim.lr`` even when ``optim.pixel_noise_lr`` (or ``pixel_noise_colour_lr``) is 0, which keeps
-    only a pretrained head."""
+    only a pretrained head. A coloured head given a larger kernel keeps its colouring, widened with
+    zero taps (:func:`~senmvae.model.pixel_noise.widen_colouring`)."""
     model = load_model(resolve_model_path(cfg.init.weights), "cpu") if cfg.init.weights is not None else None
     fresh_head = model is None
     if model is not None:
@@ -82,10 +83,11 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
         if sizes.pixel_noise is None and wanted is not None:
             sizes = sizes.replace(pixel_noise=wanted)  # a new head, learned from scratch
             fresh_head = True
-        elif sizes.pixel_noise is not None and wanted is not None and sizes.pixel_noise.kernel == 1 < wanted.kernel:
-            # a white head given a colouring kernel: the kernel is new
+        elif sizes.pixel_noise is not None and wanted is not None and sizes.pixel_noise.kernel < wanted.kernel:
+            # a white head given a colouring kernel: the kernel is new; a smaller kernel is
+            # widened with zero taps (the same field) and learns on from there
+            fresh_head = sizes.pixel_noise.kernel == 1
             sizes = sizes.replace(pixel_noise=sizes.pixel_noise.replace(kernel=wanted.kernel))
-            fresh_head = True
         if sizes.level_predictor is None and cfg.model.level_predictor is not None:
             sizes = sizes.replace(level_predictor=cfg.model.level_predictor)
         if cfg.model != sizes:

@@ -33,7 +33,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from senmvae.model.discriminator import PatchDiscriminator
 from senmvae.model.network import SeNMVAE
 from senmvae.model.objective import ObjectiveOutput, SeNMObjective
+from senmvae.model.pixel_noise import widen_colouring
 from senmvae.train.config import TrainConfig
+
+COLOUR_KEY = "pixel_noise.colour"  # the pixel-noise head's colouring kernel in a model's state
 
 
 class GeneratorLoss(nn.Module):
@@ -197,8 +200,13 @@ class Trainer:
 
     def initialise_weights(self, model: SeNMVAE) -> None:
         """Start from the weights of ``model`` (same sizes; fine-tuning). A pixel-noise head
-        or noise-level predictor that ``model`` lacks keeps its fresh initialisation."""
-        missing, unexpected = self.model.load_state_dict(model.state_dict(), strict=False)
+        or noise-level predictor that ``model`` lacks keeps its fresh initialisation; a colouring
+        kernel smaller than this run's is widened with zero taps."""
+        state = model.state_dict()
+        colour = self.model.state_dict().get(COLOUR_KEY)
+        if colour is not None and COLOUR_KEY in state and state[COLOUR_KEY].shape != colour.shape:
+            state[COLOUR_KEY] = widen_colouring(state[COLOUR_KEY], colour.shape[-1])
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
         fresh = [k for k in missing if not k.startswith(("pixel_noise.", "level_predictor."))]
         if fresh or unexpected:
             raise ValueError(
