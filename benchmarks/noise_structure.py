@@ -5,11 +5,14 @@ split of ``--paired 10``, centre 256x256) and scores it against the real noisy i
 synthetic one: a Gaussian of each image's std; a Gaussian with the real noise's power spectrum
 (spatially correlated); the real noise with its pixels shuffled (its exact histogram, white);
 the real noise shifted or flipped (its histogram and correlation, at the wrong place); and a
-Gaussian with the real noise's own local variance (an oracle of where the noise is). Also the
+Gaussian with the real noise's own local variance (an oracle of where the noise is), white and
+coloured by the colored heteroscedastic Gaussian's kernel fitted on the split's paired images
+(the real correlation at the same placement: what the structure costs on AKLD). Also the
 correlation of the log local noise variance with the clean image's log local texture and with
 its intensity.
 
     python benchmarks/noise_structure.py
+    python benchmarks/noise_structure.py --data ../shared/data/renoir
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from senmvae.baselines import ColoredHeteroscedasticGaussian
 from senmvae.evaluation.fidelity import benchmark_split, held_out_pairs
 from senmvae.metrics.images import quantize_8bit
 from senmvae.metrics.kl import akld_danet, akld_reverse, kl_noise_histogram, local_noise_variance
@@ -35,7 +39,9 @@ def main() -> None:
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
     torch.manual_seed(0)
-    pairs = held_out_pairs(benchmark_split(args.data, 10))
+    split = benchmark_split(args.data, 10)
+    pairs = held_out_pairs(split)
+    colouring = ColoredHeteroscedasticGaussian.fit([(p.clean.load(), p.noisy.load()) for p in split.paired])
     x, y = pairs.clean.double(), pairs.noisy.double()
     noise = y - x
     std = noise.flatten(1).std(1).view(-1, 1, 1, 1)
@@ -49,6 +55,9 @@ def main() -> None:
         "real noise, shifted by (37, 53)": torch.roll(noise, (37, 53), (2, 3)),
         "real noise, flipped": torch.flip(noise, (2, 3)),
         "Gaussian, the real local variance (oracle)": torch.randn_like(x) * local_noise_variance(y, x).sqrt(),
+        "colored Gaussian's colouring, the real local variance (oracle)": (
+            colouring.coloured_noise(x.shape, x, torch.Generator().manual_seed(0)) * local_noise_variance(y, x).sqrt()
+        ),
     }
     print(f"{len(pairs.names)} held-out pairs, real noise std {float(std.mean()) * 255:.2f} (8-bit)\n")
     print("| noise | std | KL noise | AKLD | AKLD reverse |\n|---|---:|---:|---:|---:|")
