@@ -20,7 +20,10 @@
 #      POLYU_MORE_MINUTES, RENOIR_MORE_MINUTES, NAM_MORE_MINUTES): at the head's 5e-4 the colouring
 #      had not finished moving from base's (one colouring for three cameras) to the set's own
 #      cross-channel correlation;
-#   5. all exported as float16 safetensors into src/senmvae/pretrained/.
+#   5. polyu once more (POLYU_WIDE_MINUTES) with a POLYU_KERNEL x POLYU_KERNEL colouring, its 7x7 one
+#      widened with zero taps: PolyU's noise is correlated over more than 7 pixels, which a 7x7
+#      colouring cannot make (docs/training.md);
+#   6. all exported as float16 safetensors into src/senmvae/pretrained/ (polyu from step 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:?usage: train_pretrained.sh WORKDIR}
@@ -32,6 +35,8 @@ FT_MINUTES=${FT_MINUTES:-18}
 POLYU_MORE_MINUTES=${POLYU_MORE_MINUTES:-20}
 RENOIR_MORE_MINUTES=${RENOIR_MORE_MINUTES:-25}
 NAM_MORE_MINUTES=${NAM_MORE_MINUTES:-20}
+POLYU_WIDE_MINUTES=${POLYU_WIDE_MINUTES:-20}
+POLYU_KERNEL=${POLYU_KERNEL:-15}
 SHARED=../shared/data
 PY=.venv/bin/python
 ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
@@ -73,5 +78,9 @@ for name in polyu renoir nam; do
         --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES"
     .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-more" "${FT[@]}" \
         --set init.weights="$WORK/$name-run" --set schedule.max_minutes="$more_minutes" --set optim.pixel_noise_colour_lr=2e-3
-    $PY scripts/export_pretrained.py "$WORK/$name-more" "$name"
+    [ "$name" = polyu ] || $PY scripts/export_pretrained.py "$WORK/$name-more" "$name"
 done
+.venv/bin/senmvae train --preset finetune --data "$WORK/polyu/manifest.json" --out "$WORK/polyu-wide" "${FT[@]}" \
+    --set init.weights="$WORK/polyu-more" --set schedule.max_minutes="$POLYU_WIDE_MINUTES" \
+    --set optim.pixel_noise_colour_lr=2e-3 --set model.pixel_noise.kernel="$POLYU_KERNEL"
+$PY scripts/export_pretrained.py "$WORK/polyu-wide" polyu
