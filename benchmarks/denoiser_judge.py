@@ -14,7 +14,14 @@ its noisy - clean), so only the noise differs from training on the real training
   file), once per sampler of ``--samplers``;
   with ``--parts``, also with one noise part alone (``zn`` or ``pixel``), so the table shows what
   each component is worth downstream;
-* ``real``: the real training pairs themselves.
+* ``real``: the real training pairs themselves;
+* with ``--probes``, Gaussian noise that knows more than a fitted model can, to measure how far
+  any Gaussian noise could still go on this judge: ``placement-oracle`` (the colored
+  Gaussian's colouring times each training image's real local noise std: the std of its real
+  noise, high-passed by a 9x9 mean, in a 9x9 window; each draw rescaled to the image's level),
+  ``own-colouring`` (a colored Gaussian fitted on each training pair alone draws that image's
+  noise) and ``colored-7x7`` (the colored Gaussian with a 7x7 filter, the pixel-noise head's
+  size, instead of 15x15).
 
 For each source and seed a DnCNN of the project's class (depth 8, width 48, 2x2 unshuffle;
 batch 8 of 64x64 crops with flips and rotations, ``--steps`` steps, lr 1e-3 cosine) trains on
@@ -33,6 +40,7 @@ deviation, the PSNR range (min-max), the gain over the noisy input, the steps, a
 
     OMP_NUM_THREADS=1 python benchmarks/denoiser_judge.py --data ../shared/data/renoir --seeds 3 --json renoir.json
     python benchmarks/denoiser_judge.py --data ../shared/data/polyu base polyu --samplers content-exact
+    python benchmarks/denoiser_judge.py --data ../shared/data/renoir --baselines colored --probes placement-oracle
 """
 
 from __future__ import annotations
@@ -46,9 +54,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian, load_pairs
+from senmvae.baselines.oracle import content_key
 from senmvae.downstream import (
     MIN_REAL_GAIN_DB,
     DnCNNConfig,
@@ -66,6 +76,8 @@ from senmvae.metrics import psnr, ssim
 from senmvae.noise_level import noise_level_of_arrays
 
 BASELINES = ("awgn", "heteroscedastic", "colored")
+PROBES = ("placement-oracle", "own-colouring", "colored-7x7")
+PLACEMENT_WINDOW = 9
 REAL = "real"
 # The DnCNN of the issue's experiment: deeper and wider than the benchmark's default (depth 5,
 # width 32), so that it can use the noise's spatial and cross-channel structure.
@@ -77,6 +89,49 @@ def fit_baseline(name: str, pairs: list[tuple[np.ndarray, np.ndarray]]):
     return kind[name].fit(pairs)
 
 
+class PerTrainingImage:
+    """A probe's noise for each training image, chosen by the image's content: ``draw(key, clean,
+    level, generator)`` makes it; any other image is refused."""
+
+    def __init__(self, keys: list[str], draw):
+        self.keys, self.draw = set(keys), draw
+
+    def sample(self, clean: torch.Tensor, level=None, temperature: float = 1.0, generator=None) -> torch.Tensor:
+        key = content_key(clean[0].permute(1, 2, 0).cpu().numpy())
+        if key not in self.keys:
+            raise UserError("a probe can only draw noise for the judge's own training images")
+        return (clean + temperature * self.draw(key, clean, level, generator)).clamp(0.0, 1.0)
+
+
+def real_local_std(clean: np.ndarray, noisy: np.ndarray) -> torch.Tensor:
+    """(1, 3, H, W): the std of the real noise, high-passed by a window mean, in a window."""
+    noise = torch.from_numpy(noisy - clean).float().permute(2, 0, 1)[None]
+    pad = PLACEMENT_WINDOW // 2
+    noise = noise - F.avg_pool2d(noise, PLACEMENT_WINDOW, 1, pad, count_include_pad=False)
+    return F.avg_pool2d(noise * noise, PLACEMENT_WINDOW, 1, pad, count_include_pad=False).clamp_min(1e-8).sqrt()
+
+
+def probe_source(name: str, train: list[tuple[np.ndarray, np.ndarray]]):
+    if name == "colored-7x7":
+        return ColoredHeteroscedasticGaussian.fit(train, kernel_size=7)
+    keys = [content_key(clean) for clean, _ in train]
+    if name == "own-colouring":
+        fits = {key: ColoredHeteroscedasticGaussian.fit([pair]) for key, pair in zip(keys, train)}
+
+        def draw(key, clean, level, generator):
+            return fits[key].sample(clean, level=level, generator=generator) - clean
+
+        return PerTrainingImage(keys, draw)
+    colouring = ColoredHeteroscedasticGaussian.fit(train)
+    stds = {key: real_local_std(clean, noisy) for key, (clean, noisy) in zip(keys, train)}
+
+    def placed(key, clean, level, generator):
+        noise = colouring.coloured_noise(clean.shape, clean, generator) * stds[key].to(clean)
+        return noise if level is None else noise * (float(level) / float(noise.std()))
+
+    return PerTrainingImage(keys, placed)
+
+
 def noise_sources(args: argparse.Namespace, train: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, object]:
     """Every source in table order; ``None`` stands for the real training pairs."""
     sources: dict[str, object] = {name: fit_baseline(name, train) for name in args.baselines}
@@ -86,6 +141,8 @@ def noise_sources(args: argparse.Namespace, train: list[tuple[np.ndarray, np.nda
                 label = sampler if parts == "all" else f"{sampler}, {parts} alone"
                 chosen = NOISE_PARTS if parts == "all" else (parts,)
                 sources[f"{model} ({label})"] = NoiseModel.load(model, sampler=sampler, parts=chosen)
+    for probe in args.probes:
+        sources[f"probe: {probe}"] = probe_source(probe, train)
     if args.real:
         sources[REAL] = None
     return sources
@@ -235,6 +292,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         "pixel: the pixel-noise head), for the downstream share of each component",
     )
     parser.add_argument("--no-real", dest="real", action="store_false", help="leave out the real training pairs")
+    parser.add_argument(
+        "--probes",
+        nargs="*",
+        choices=PROBES,
+        default=[],
+        help="Gaussian noise that knows more than a fitted model can (see the module docstring): how far "
+        "any Gaussian noise could still go on this judge",
+    )
     parser.add_argument("--steps", type=int, default=2000, help="training steps of every denoiser (default 2000)")
     parser.add_argument("--seeds", type=int, default=3, help="denoisers per source, seeds 0..N-1 (default 3)")
     parser.add_argument("--draws", type=int, default=4, help="noisy versions of each clean image (default 4)")

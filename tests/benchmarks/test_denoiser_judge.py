@@ -75,3 +75,27 @@ def test_parts_adds_each_component_alone_as_its_own_row(judge, tmp_path):
     # one stream per image and version: the parts differ only in which noise is kept
     psnrs = [row["psnr"]["mean"] for row in rows.values()]
     assert len(set(psnrs)) == 3
+
+
+def test_probes_know_each_training_image_and_refuse_any_other(judge, tmp_path):
+    torch.set_num_threads(1)
+    data = write_pairs(tmp_path / "pairs", scenes=15, size=64)
+    out = tmp_path / "judge.json"
+    args = ["--data", str(data), "--steps", "2", "--seeds", "1", "--draws", "2", "--quiet", "--baselines", "colored"]
+    probes = ["--no-real", "--probes", "placement-oracle", "own-colouring", "colored-7x7"]
+    assert judge.main([*args, *probes, *TINY_DNCNN, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["sources"]
+    assert list(rows) == ["colored", "probe: placement-oracle", "probe: own-colouring", "probe: colored-7x7"]
+
+    train = judge.load_pairs(training_pairs(data))
+    oracle = judge.probe_source("placement-oracle", train)
+    clean, noisy = train[0]
+    x = torch.from_numpy(clean).permute(2, 0, 1)[None].expand(2, -1, -1, -1)
+    drawn = oracle.sample(x, level=0.05, generator=[torch.Generator().manual_seed(i) for i in range(2)])
+    assert drawn.shape == x.shape and not torch.equal(drawn[0], drawn[1])
+    # where the real noise is strong, so is the probe's: its local std follows the real one
+    real_std = judge.real_local_std(clean, noisy).flatten()
+    probe_std = judge.real_local_std(clean, drawn[0].permute(1, 2, 0).numpy()).flatten()
+    assert float(torch.corrcoef(torch.stack([real_std, probe_std]))[0, 1]) > 0.3
+    with pytest.raises(judge.UserError, match="training images"):
+        oracle.sample(torch.rand(1, 3, 64, 64))
