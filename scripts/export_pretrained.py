@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from senmvae.generate import NoiseModel
 from senmvae.model.io import MODEL_FILE, load_model, read_metadata, save_model
+from senmvae.train.run import CONFIG_NAME
 from senmvae.train.run_log import METRICS_NAME, read_metrics, training_seconds
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "src" / "senmvae" / "pretrained"
@@ -44,7 +46,13 @@ def main() -> None:
     seconds = training_seconds(read_metrics(args.run / METRICS_NAME))
     reference = load_model(source)
     target = PRETRAINED / f"{args.name}.safetensors"
-    facts = {"pretrained": args.name, "step": metadata.get("step", "?"), "training_minutes": f"{seconds / 60:.1f}"}
+    facts = {
+        "pretrained": args.name,
+        "step": metadata.get("step", "?"),
+        "training_minutes": f"{seconds / 60:.1f}",
+        # the level it was conditioned on decides how synthesis matches the asked level (NoiseModel)
+        "level": yaml.safe_load((args.run / CONFIG_NAME).read_text())["data"]["level"],
+    }
     save_model(reference, target, extra_metadata=facts, dtype=torch.float16)
     change = output_change(reference, load_model(target))
     print(

@@ -7,7 +7,8 @@ from senmvae.data.io import write_image
 from senmvae.errors import UserError
 from senmvae.generate import ChoiceLevel, FixedLevel, NoiseModel, UniformLevel, stream_generator
 from senmvae.generate.tiling import tile_weights
-from senmvae.model import SeNMVAE, model_preset
+from senmvae.model import SeNMVAE, model_preset, save_model
+from senmvae.noise_level import noise_level
 from tests.conftest import OFFICIAL_FIXTURE, require
 from tests.generate.helpers import save_run, smooth_image, stochastic_tiny
 
@@ -174,6 +175,49 @@ def test_temperature_zero_ignores_the_generator(net):
     model = NoiseModel(net, level=0.05, temperature=0.0)
     clean = torch.rand(1, 3, 20, 20)
     assert torch.equal(model.sample(clean, generator=generators(1)), model.sample(clean, generator=generators(2)))
+
+
+@pytest.mark.parametrize("sampler", ["paper", "content-exact"])
+def test_match_level_gives_each_image_exactly_the_asked_level(sampler):
+    net = stochastic_tiny(pixel_noise=True)
+    clean = torch.from_numpy(np.stack([smooth_image(40, 48, seed=s) for s in (0, 1)])).permute(0, 3, 1, 2)
+    levels = [0.02, 0.07]
+    as_drawn = NoiseModel(net, sampler=sampler).sample(clean, level=levels, generator=generators(3, 4))
+    matched = NoiseModel(net, sampler=sampler, match_level=True)
+    noisy = matched.sample(clean, level=levels, generator=generators(3, 4))
+    drawn_std = (as_drawn - clean).flatten(1).std(1)
+    assert ((drawn_std / torch.tensor(levels) - 1).abs() > 0.05).any()  # as drawn, the levels are not exact
+    torch.testing.assert_close(noise_level(noisy, clean), torch.tensor(levels), atol=1e-6, rtol=0)
+    # the same noise pattern, only scaled: the correlation with the unmatched draw is 1
+    for a, b in zip((noisy - clean).flatten(1), (as_drawn - clean).flatten(1)):
+        assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9999
+    cooler = matched.sample(clean, level=levels, temperature=0.5, generator=generators(3, 4))
+    torch.testing.assert_close(noise_level(cooler, clean), 0.5 * torch.tensor(levels), atol=1e-6, rtol=0)
+
+
+def test_with_match_level_a_part_drawn_alone_is_scaled_as_the_whole_noise():
+    net = stochastic_tiny(pixel_noise=True)
+    clean = torch.from_numpy(smooth_image(40, 48)).permute(2, 0, 1)[None]
+
+    def noise(parts):
+        model = NoiseModel(net, sampler="content-exact", match_level=True, parts=parts)
+        return model.sample(clean, level=0.05, generator=generators(3)) - clean
+
+    whole, zn, pixel = noise(["zn", "pixel"]), noise(["zn"]), noise(["pixel"])
+    assert zn.std() > 0.01 and pixel.std() > 0.01
+    torch.testing.assert_close(zn + pixel, whole, atol=1e-6, rtol=0)  # content-exact parts add up
+    assert abs(float(whole.std()) - 0.05) < 1e-6
+
+
+def test_match_level_follows_how_the_model_was_trained(tmp_path, net):
+    save_model(net, tmp_path / "image.safetensors", extra_metadata={"level": "image"})
+    save_model(net, tmp_path / "crop.safetensors", extra_metadata={"level": "crop"})
+    save_model(net, tmp_path / "older.safetensors")
+    assert NoiseModel.load(tmp_path / "image.safetensors").match_level is True
+    assert NoiseModel.load(tmp_path / "crop.safetensors").match_level is False
+    assert NoiseModel.load(tmp_path / "older.safetensors").match_level is False
+    assert NoiseModel.load(tmp_path / "image.safetensors", match_level=False).match_level is False
+    assert NoiseModel.load(tmp_path / "crop.safetensors", match_level=True).match_level is True
 
 
 # ------------------------------------------------------------------ tiling

@@ -16,10 +16,10 @@ BASE = {
 }
 
 
-def synthesize(model, clean, out, **changes):
+def synthesize(model, clean, out, *flags, **changes):
     options = BASE | changes
     arguments = ["synthesize", "--model", str(model), "--input", str(clean), "--output", str(out)]
-    arguments += ["--level", "0.02", "--no-progress", "--device", "cpu"]
+    arguments += ["--level", "0.02", "--no-progress", "--device", "cpu", *flags]
     return main(arguments + [item for pair in options.items() for item in pair])
 
 
@@ -56,6 +56,17 @@ def test_a_changed_setting_is_refused_by_name_and_the_folder_is_kept(made, capsy
     assert expected in error and "holds outputs made with other settings" in error
     assert error.count(" then, ") == 1  # only the changed setting is named
     assert folder_state(out) == before
+
+
+def test_matching_the_level_is_a_setting_of_the_folder(made, capsys):
+    model, clean, out = made
+    before = folder_state(out)
+    capsys.readouterr()
+    assert synthesize(model, clean, out, "--match-level") == 2
+    error = capsys.readouterr().err
+    assert "match_level: False then, True now" in error and error.count(" then, ") == 1
+    assert folder_state(out) == before
+    assert synthesize(model, clean, out, "--no-match-level") == 0  # the model's default, said explicitly
 
 
 def test_a_model_file_rewritten_in_place_is_refused(made, capsys):

@@ -1,5 +1,6 @@
 import json
 
+from senmvae.generate import NoiseModel
 from senmvae.model.io import read_metadata
 from senmvae.train.checkpoint import latest_checkpoint
 from senmvae.train.run import start_run
@@ -14,3 +15,11 @@ def test_max_minutes_stops_early_with_a_checkpoint_and_exported_model(tmp_path, 
     assert read_metadata(tmp_path / "run" / "model.safetensors")["step"] == str(trainer.step)
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == trainer.step
+
+
+def test_the_exported_model_says_which_level_it_was_conditioned_on(tmp_path, pairs_dir):
+    for level in ("crop", "image"):
+        cfg = tiny_config(pairs_dir, "schedule.steps=1", "checkpoint.every=100000", f"data.level={level}")
+        start_run(cfg, tmp_path / level)
+        assert read_metadata(tmp_path / level / "model.safetensors")["level"] == level
+        assert NoiseModel.load(tmp_path / level).match_level is (level == "image")

@@ -79,6 +79,13 @@ def register(subparsers) -> None:
         "(the authors' sampler) (docs/generation.md)",
     )
     parser.add_argument(
+        "--match-level",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale each image's noise to exactly the asked level (default: on for models trained on whole-image "
+        "levels (data.level=image); off for the others)",
+    )
+    parser.add_argument(
         "--mean-correction", action="store_true", help="give each output channel the clean image's channel mean"
     )
     parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
@@ -131,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         tile_overlap=args.tile_overlap,
         exact=args.exact,
         sampler=args.sampler,
+        match_level=args.match_level,
     )
     policy = level_policy(args, model)
     result = synthesize_folder(

@@ -27,7 +27,7 @@ from senmvae.generate.latents import LatentField, field_supply
 from senmvae.generate.levels import ChoiceLevel, FixedLevel, LevelPolicy, as_policy, level_of_sequence, measure_level
 from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator, row_generators
-from senmvae.model.io import load_model, resolve_model_path
+from senmvae.model.io import load_model, resolve_model_path, trained_level
 from senmvae.model.network import NOISE_PARTS, SeNMVAE
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image
@@ -170,6 +170,20 @@ def _cover(length: int, size: int) -> list[int]:
     return [i * (length - size) // max(count - 1, 1) for i in range(count)]
 
 
+def std_scale(noise: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """The factor (B,) that gives each image of ``noise`` (B, C, H, W) the std ``std`` (B,), over
+    every pixel and channel with ddof 1 as :func:`senmvae.noise_level.noise_level`; 1 for an
+    image without any noise."""
+    own = noise.flatten(1).std(1)
+    return torch.where(own > 0, std / own.clamp_min(torch.finfo(own.dtype).tiny), torch.ones_like(own))
+
+
+def scaled(noise: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Each image of ``noise`` scaled by its ``factor`` about its own mean."""
+    mean = noise.mean((1, 2, 3), keepdim=True)
+    return mean + (noise - mean) * factor.view(-1, 1, 1, 1)
+
+
 def _key(generator: torch.Generator | None) -> int:
     device = generator.device if generator is not None else "cpu"
     return int(torch.randint(0, 2**62, (), generator=generator, device=device))
@@ -199,6 +213,13 @@ class NoiseModel(NoiseSource):
     ``parts``: the sources of noise drawn, ``"zn"`` (the degradation latents) and ``"pixel"``
     (the pixel-noise head); one alone measures what it contributes (the component table).
 
+    ``match_level``: scale each image's noise (noisy minus clean, the paper sampler's
+    regenerated content included) so that its std over the whole image is exactly the asked level
+    times the temperature, as the fitted Gaussians do. None (the default): on for a model trained
+    on whole-image levels (``data.level=image``), whose noise follows where the level goes within
+    an image but not its overall size exactly; off for a model conditioned on each crop's own
+    level, the authors' way (docs/generation.md).
+
     Every random draw depends only on the generators, so outputs are reproducible; the
     arithmetic of fast convolution kernels (oneDNN on CPU, cuDNN) still varies with batch
     size and thread count in the last float bits (about 1e-6). ``exact`` removes that: each
@@ -221,6 +242,7 @@ class NoiseModel(NoiseSource):
         exact: bool = False,
         sampler: str = "paper",
         parts: Sequence[str] = NOISE_PARTS,
+        match_level: bool | None = None,
     ):
         if sampler not in SAMPLERS:
             raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -240,6 +262,7 @@ class NoiseModel(NoiseSource):
         if self.channels_last:
             self.network.to(memory_format=torch.channels_last)
         self.exact = bool(exact)
+        self.match_level = bool(match_level)
         self.source: str | None = None
 
     @classmethod
@@ -249,6 +272,8 @@ class NoiseModel(NoiseSource):
         ``options`` are those of the constructor (``level``, ``temperature``, ``tile_size``...).
         """
         file = resolve_model_path(path)
+        if options.get("match_level") is None:
+            options["match_level"] = trained_level(file) == "image"
         model = cls(load_model(file, "cpu"), device=device, **options)
         model.source = str(file)
         return model
@@ -346,43 +371,62 @@ class NoiseModel(NoiseSource):
             torch.backends.mkldnn.enabled = onednn
             torch.set_num_threads(threads)
 
-    def _pass(self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply) -> torch.Tensor:
+    def _pass(self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply, parts) -> torch.Tensor:
         if self.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
         return self.network.sample(
-            clean, level, temperature, noise=supply, content_exact=self.sampler == "content-exact", parts=self.parts
+            clean, level, temperature, noise=supply, content_exact=self.sampler == "content-exact", parts=parts
         )
 
     def _generate(
         self, clean: torch.Tensor, levels: list[float], keys: list[int], temperature: float, mean_correction: bool
     ) -> torch.Tensor:
-        rows = clean.shape[0]
-        groups = [slice(i, i + 1) for i in range(rows)] if self.exact else [slice(0, rows)]
         with self._inference():
             x = clean.to(self.device, torch.float32)
-            padded = pad_to_multiple(x, self.network.config.size_multiple)
-            out = torch.cat(
-                [self._generate_rows(padded[group], levels[group], keys[group], temperature) for group in groups]
-            )
-            out = out[..., : x.shape[-2], : x.shape[-1]].contiguous()
-            if self.sampler == "content-exact":
-                out = x + (out - out.mean((2, 3), keepdim=True))
-            elif mean_correction:
-                out = out - out.mean((2, 3), keepdim=True) + x.mean((2, 3), keepdim=True)
+            out = self._noisy(x, levels, keys, temperature, mean_correction, self.parts)
+            if self.match_level and temperature > 0:
+                # a part drawn alone (the component table) is scaled as the whole noise it belongs to is
+                whole = out if self.parts == NOISE_PARTS else self._noisy(x, levels, keys, temperature, mean_correction)
+                target = torch.tensor(levels, dtype=out.dtype, device=out.device) * temperature
+                out = x + scaled(out - x, std_scale(whole - x, target))
         return out
 
-    def _generate_rows(self, padded: torch.Tensor, levels: list[float], keys: list[int], temperature: float):
+    def _noisy(
+        self,
+        x: torch.Tensor,
+        levels: list[float],
+        keys: list[int],
+        temperature: float,
+        mean_correction: bool,
+        parts: tuple[str, ...] = NOISE_PARTS,
+    ) -> torch.Tensor:
+        rows = x.shape[0]
+        groups = [slice(i, i + 1) for i in range(rows)] if self.exact else [slice(0, rows)]
+        padded = pad_to_multiple(x, self.network.config.size_multiple)
+        out = torch.cat(
+            [self._generate_rows(padded[group], levels[group], keys[group], temperature, parts) for group in groups]
+        )
+        out = out[..., : x.shape[-2], : x.shape[-1]].contiguous()
+        if self.sampler == "content-exact":
+            out = x + (out - out.mean((2, 3), keepdim=True))
+        elif mean_correction:
+            out = out - out.mean((2, 3), keepdim=True) + x.mean((2, 3), keepdim=True)
+        return out
+
+    def _generate_rows(
+        self, padded: torch.Tensor, levels: list[float], keys: list[int], temperature: float, parts: tuple[str, ...]
+    ) -> torch.Tensor:
         fields = [LatentField(k) for k in keys]
         level = torch.tensor(levels, dtype=torch.float32, device=self.device)
         height, width = padded.shape[-2:]
         tile, overlap, multiple = self.tile_size, self.tile_overlap, self.network.config.size_multiple
         if height <= tile and width <= tile:
-            return self._pass(padded, level, temperature, field_supply(fields, 0, 0, height))
+            return self._pass(padded, level, temperature, field_supply(fields, 0, 0, height), parts)
         out = torch.zeros_like(padded)
         for top, weight_y in tile_weights(height, tile, overlap, multiple):
             for left, weight_x in tile_weights(width, tile, overlap, multiple):
                 part = padded[..., top : top + len(weight_y), left : left + len(weight_x)]
-                noisy = self._pass(part, level, temperature, field_supply(fields, top, left, part.shape[-2]))
+                noisy = self._pass(part, level, temperature, field_supply(fields, top, left, part.shape[-2]), parts)
                 weight = (weight_y[:, None] * weight_x[None, :]).to(self.device)
                 out[..., top : top + len(weight_y), left : left + len(weight_x)] += noisy * weight
         return out

@@ -124,6 +124,7 @@ def _previous_settings(file: Path, output_dir: Path) -> dict:
         )
     previous.pop("inputs_sha256", None)  # folders written when the settings covered the list of inputs
     previous.setdefault("sampler", "paper")  # folders written when only the paper sampler existed
+    previous.setdefault("match_level", False)  # folders written before the level could be matched
     return previous
 
 
@@ -308,6 +309,7 @@ def synthesize_folder(
         "level": policy.describe(),
         "temperature": model.temperature,
         "mean_correction": model.mean_correction,
+        "match_level": model.match_level,
         "tile_size": model.tile_size,
         "tile_overlap": model.tile_overlap,
         "seed": seed,

@@ -99,6 +99,16 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise UserError(f"{path} is not a readable safetensors file ({err})") from None
 
 
+def trained_level(path: str | Path) -> str:
+    """The noise level the model in ``path`` was conditioned on in training: ``"image"`` (each
+    crop given its whole image's noise std, ``data.level=image``) or ``"crop"`` (the crop's own
+    std: the authors' way, official checkpoints and files written before this was recorded)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return "crop"
+    return read_metadata(path).get("level", "crop")
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> SeNMVAE:
     """Load a model saved by :func:`save_model`, or convert an official checkpoint, for
     inference: in eval mode with its weights frozen (``requires_grad_(True)`` and ``train()``

@@ -314,7 +314,11 @@ def _export(trainer: Trainer, run_dir: Path) -> None:
     save_model(
         trainer.export_model,
         run_dir / MODEL_FILE,
-        extra_metadata={"step": str(trainer.step), "weights": "ema" if trainer.ema is not None else "model"},
+        extra_metadata={
+            "step": str(trainer.step),
+            "weights": "ema" if trainer.ema is not None else "model",
+            "level": trainer.cfg.data.level,
+        },
     )
 
 
