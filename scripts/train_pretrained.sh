@@ -23,7 +23,11 @@
 #   5. polyu once more (POLYU_WIDE_MINUTES) with a POLYU_KERNEL x POLYU_KERNEL colouring, its 7x7 one
 #      widened with zero taps: PolyU's noise is correlated over more than 7 pixels, which a 7x7
 #      colouring cannot make (docs/training.md);
-#   6. all exported as float16 safetensors into src/senmvae/pretrained/ (polyu from step 5).
+#   6. each of them continued with every crop conditioned on its whole image's noise std
+#      (data.level=image; std network at 1e-3): polyu IMAGE_POLYU_MINUTES, nam IMAGE_NAM_MINUTES,
+#      renoir twice IMAGE_RENOIR_MINUTES, so that the head learns where in an image the noise is
+#      stronger (edges, intensity); synthesis then matches the asked level exactly (docs/training.md);
+#   7. all exported as float16 safetensors into src/senmvae/pretrained/ (from step 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:?usage: train_pretrained.sh WORKDIR}
@@ -37,6 +41,9 @@ RENOIR_MORE_MINUTES=${RENOIR_MORE_MINUTES:-25}
 NAM_MORE_MINUTES=${NAM_MORE_MINUTES:-20}
 POLYU_WIDE_MINUTES=${POLYU_WIDE_MINUTES:-20}
 POLYU_KERNEL=${POLYU_KERNEL:-11}
+IMAGE_POLYU_MINUTES=${IMAGE_POLYU_MINUTES:-25}
+IMAGE_NAM_MINUTES=${IMAGE_NAM_MINUTES:-20}
+IMAGE_RENOIR_MINUTES=${IMAGE_RENOIR_MINUTES:-25}
 SHARED=../shared/data
 PY=.venv/bin/python
 ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
@@ -78,9 +85,23 @@ for name in polyu renoir nam; do
         --set init.weights="$WORK/base-final" --set schedule.max_minutes="$FT_MINUTES"
     .venv/bin/senmvae train --preset finetune --data "$WORK/$name/manifest.json" --out "$WORK/$name-more" "${FT[@]}" \
         --set init.weights="$WORK/$name-run" --set schedule.max_minutes="$more_minutes" --set optim.pixel_noise_colour_lr=2e-3
-    [ "$name" = polyu ] || $PY scripts/export_pretrained.py "$WORK/$name-more" "$name"
 done
 .venv/bin/senmvae train --preset finetune --data "$WORK/polyu/manifest.json" --out "$WORK/polyu-wide" "${FT[@]}" \
     --set init.weights="$WORK/polyu-more" --set schedule.max_minutes="$POLYU_WIDE_MINUTES" \
     --set optim.pixel_noise_colour_lr=2e-3 --set model.pixel_noise.kernel="$POLYU_KERNEL"
-$PY scripts/export_pretrained.py "$WORK/polyu-wide" polyu
+
+IMAGE=("${FT[@]}" --set optim.pixel_noise_colour_lr=2e-3 --set optim.pixel_noise_lr=1e-3 --set data.level=image)
+.venv/bin/senmvae train --preset finetune --data "$WORK/polyu/manifest.json" --out "$WORK/polyu-img" "${IMAGE[@]}" \
+    --set init.weights="$WORK/polyu-wide" --set schedule.max_minutes="$IMAGE_POLYU_MINUTES" \
+    --set model.pixel_noise.kernel="$POLYU_KERNEL"
+.venv/bin/senmvae train --preset finetune --data "$WORK/nam/manifest.json" --out "$WORK/nam-img" "${IMAGE[@]}" \
+    --set init.weights="$WORK/nam-more" --set schedule.max_minutes="$IMAGE_NAM_MINUTES"
+.venv/bin/senmvae train --preset finetune --data "$WORK/renoir/manifest.json" --out "$WORK/renoir-img" "${IMAGE[@]}" \
+    --set init.weights="$WORK/renoir-more" --set schedule.max_minutes="$IMAGE_RENOIR_MINUTES"
+.venv/bin/senmvae train --preset finetune --data "$WORK/renoir/manifest.json" --out "$WORK/renoir-img2" "${IMAGE[@]}" \
+    --set init.weights="$WORK/renoir-img" --set schedule.max_minutes="$IMAGE_RENOIR_MINUTES"
+for name in polyu nam renoir; do
+    run="$WORK/$name-img"
+    [ "$name" = renoir ] && run="$WORK/renoir-img2"
+    $PY scripts/export_pretrained.py "$run" "$name"
+done
