@@ -41,6 +41,21 @@ def test_each_card_names_the_non_commercial_terms_and_its_noise_structure(name):
         assert fact in card, fact
 
 
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_a_model_trained_on_whole_image_levels_says_so_and_meets_the_level_exactly(name):
+    """The file records the level it was conditioned on, the card says whether synthesis matches
+    the asked level, and it does: each image's noise std is the level asked."""
+    level = read_metadata(pretrained_path(name)).get("level", "crop")
+    model = NoiseModel.load(name, sampler="content-exact")
+    assert model.match_level is (level == "image")
+    assert ("match_level" in model_card(name)) is (level == "image")
+    if model.match_level:
+        clean = torch.from_numpy(np.random.default_rng(0).uniform(0.2, 0.8, (2, 3, 32, 32)).astype(np.float32))
+        noisy = model.sample(clean, level=[0.01, 0.04], generator=[torch.Generator().manual_seed(i) for i in (0, 1)])
+        stds = (noisy - clean).flatten(1).std(1)
+        torch.testing.assert_close(stds, torch.tensor([0.01, 0.04]), atol=1e-6, rtol=0)
+
+
 def test_a_shipped_model_synthesizes_a_folder_by_name(tmp_path):
     rng = np.random.default_rng(0)
     write_image(tmp_path / "in" / "a.png", rng.uniform(0.2, 0.8, (48, 64, 3)).astype(np.float32))
