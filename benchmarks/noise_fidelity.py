@@ -12,6 +12,9 @@ deviation over the draws. ``--json OUT`` also writes every draw's figures. ``--c
 adds, for each model and sampler, the rows of its noise parts alone: what the degradation
 latents zn add (the decoder with zn minus without, for content-exact) and the pixel-noise
 head's draw, each on the clean image (the component table of the README and the cards).
+``--placement`` adds where the noise is: its std in each fifth of every image's pixels ranked by
+the clean image's local contrast (flat to edges) and by its brightness (dark to bright), for each
+whole model at temperature 1, the Gaussians and the real noise (``senmvae.metrics.noise_placement``).
 
     python benchmarks/noise_fidelity.py polyu base runs/my_run/model.safetensors
     python benchmarks/noise_fidelity.py --data ../shared/data/renoir --json renoir.json
@@ -24,12 +27,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian
 from senmvae.evaluation.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.generate import NoiseModel
+from senmvae.metrics import NoisePlacement, noise_placement
 from senmvae.model.network import NOISE_PARTS
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
@@ -87,6 +92,22 @@ def component_table(rows: dict[str, list[dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def placement_means(placements: list[NoisePlacement]) -> dict[str, list[float]]:
+    """The mean over draws of each fifth's std, in 8-bit units."""
+    return {
+        key: [float(v) * 255.0 for v in np.mean([getattr(p, key) for p in placements], axis=0)]
+        for key in ("by_contrast", "by_brightness")
+    }
+
+
+def placement_table(placements: dict[str, dict[str, list[float]]]) -> str:
+    lines = ["| noise | by contrast: flat ... edges | by brightness: dark ... bright |", "|---|---|---|"]
+    for name, where in placements.items():
+        cells = [" / ".join(f"{v:.2f}" for v in where[key]) for key in ("by_contrast", "by_brightness")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def row(name: str, draws: list[dict[str, float]]) -> str:
     cells = []
     for column in COLUMNS:
@@ -110,6 +131,11 @@ def main() -> None:
         action="store_true",
         help="also each model's noise parts alone (zn; the pixel-noise head), at temperature 1",
     )
+    parser.add_argument(
+        "--placement",
+        action="store_true",
+        help="also the noise std by fifth of the pixels, ranked by the clean image's contrast and brightness",
+    )
     args = parser.parse_args()
     if args.data != "default" and not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs real pairs (see ../shared/data/README.md)")
@@ -125,10 +151,22 @@ def main() -> None:
     print("| model | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
     rows: dict[str, list[dict[str, float]]] = {}
+    placements: dict[str, dict[str, list[float]]] = {}
 
     def report(name: str, draws: list[dict[str, float]]) -> None:
         rows[name] = draws
         print(row(name, draws), flush=True)
+
+    def measure(name: str, source, seeds: int, temperature: float = 1.0, placed: bool = True) -> None:
+        draws, where = [], []
+        for seed in range(seeds):
+            synthetic = synthesize_at_true_levels(source, pairs, seed=seed, temperature=temperature)
+            draws.append(fidelity(synthetic, pairs))
+            if args.placement and placed:
+                where.append(noise_placement(synthetic.clamp(0.0, 1.0), pairs.clean))
+        report(name, draws)
+        if where:
+            placements[name] = placement_means(where)
 
     baselines = {
         "awgn": AWGN.fit(fit_pairs),
@@ -136,24 +174,27 @@ def main() -> None:
         "colored_heteroscedastic": ColoredHeteroscedasticGaussian.fit(fit_pairs),
     }
     for name, baseline in baselines.items():
-        report(
-            name, [fidelity(synthesize_at_true_levels(baseline, pairs, seed=seed), pairs) for seed in range(args.seeds)]
-        )
+        measure(name, baseline, args.seeds)
     for model_name in args.models:
         for sampler in args.samplers:
             for parts in [NOISE_PARTS, *([(part,) for part in NOISE_PARTS] if args.components else [])]:
                 model = NoiseModel.load(model_name, sampler=sampler, parts=parts)
                 alone = "" if parts == NOISE_PARTS else f" {parts[0]} alone"
                 for temperature in args.temperatures if not alone else [1.0]:
-                    draws = [
-                        fidelity(synthesize_at_true_levels(model, pairs, seed=seed, temperature=temperature), pairs)
-                        for seed in range(args.seeds if temperature else 1)
-                    ]
-                    report(f"{model_name} {sampler}{alone} T{temperature:g}", draws)
+                    name = f"{model_name} {sampler}{alone} T{temperature:g}"
+                    measure(name, model, args.seeds if temperature else 1, temperature, not alone and temperature == 1)
     report(REAL, [fidelity(pairs.noisy, pairs)])
+    if args.placement:
+        placements[REAL] = placement_means([noise_placement(pairs.noisy, pairs.clean)])
     if args.components:
         print("\nWhat each part makes (temperature 1; share: the part's variance over the whole noise's):\n")
         print(component_table(rows))
+    if args.placement:
+        print(
+            "\nWhere the noise is (std, 8-bit, in each fifth of every image's pixels ranked by the clean image; "
+            "mean over the draws):\n"
+        )
+        print(placement_table(placements))
     if args.json:
         document = {
             "command": " ".join(["python", *sys.argv]),
@@ -167,6 +208,7 @@ def main() -> None:
                 for name, model in baselines.items()
             },
             "rows": rows,
+            **({"placement": placements} if args.placement else {}),
         }
         write_text_atomic(args.json, json.dumps(document, indent=1) + "\n")
         print(f"\nwrote {args.json}")

@@ -1,8 +1,10 @@
 """benchmarks/noise_fidelity.py's component table: each part's share of the noise variance and its
 structure, from the rows the script measures."""
 
+import numpy as np
 import pytest
 
+from senmvae.metrics import NoisePlacement
 from tests.benchmarks import benchmark_module
 
 
@@ -34,3 +36,16 @@ def test_the_component_table_gives_each_part_its_share_of_the_variance(fidelity_
     assert body[1].split(" | ")[4] == "0.800"  # the mean over the draws of zn's lag-1
     assert not any("paper" in line for line in lines)  # no parts measured for it: no rows
     assert lines[-1].startswith("| real | | 4.50 |")
+
+
+def test_the_placement_table_gives_the_mean_over_draws_in_8_bit_units(fidelity_script):
+    draws_of_a = [
+        NoisePlacement(by_contrast=np.full(5, 0.01), by_brightness=np.array([0.02, 0.018, 0.016, 0.014, 0.01])),
+        NoisePlacement(by_contrast=np.full(5, 0.03), by_brightness=np.array([0.02, 0.018, 0.016, 0.014, 0.01])),
+    ]
+    means = fidelity_script.placement_means(draws_of_a)
+    assert means["by_contrast"] == pytest.approx([0.02 * 255] * 5)
+    assert means["by_brightness"][0] == pytest.approx(0.02 * 255) and means["by_brightness"][-1] == pytest.approx(2.55)
+    lines = fidelity_script.placement_table({"a T1": means, "real": means}).splitlines()
+    assert lines[2] == "| a T1 | 5.10 / 5.10 / 5.10 / 5.10 / 5.10 | 5.10 / 4.59 / 4.08 / 3.57 / 2.55 |"
+    assert lines[3].startswith("| real |")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from senmvae.metrics import MetricInputError, noise_level_function, noise_power_spectrum
+from senmvae.metrics import MetricInputError, noise_level_function, noise_placement, noise_power_spectrum
 from senmvae.metrics.noise_stats import LUMA_WEIGHTS
 
 
@@ -80,3 +80,35 @@ def test_noise_statistics_accept_sets_of_different_sizes():
     assert np.all(nps.power == 0)
     with pytest.raises(MetricInputError, match="differ in length"):
         noise_level_function([pairs[0][0]], [p[1] for p in pairs])
+
+
+def test_placement_finds_noise_that_is_stronger_on_texture_and_in_the_dark():
+    g = torch.Generator().manual_seed(0)
+    clean = 0.4 + 0.2 * torch.rand(2, 3, 64, 64, generator=g)
+    clean[..., :, 32:] = torch.rand(2, 3, 64, 32, generator=g)  # right half: textured
+    noise = 0.01 * torch.randn(2, 3, 64, 64, generator=g)
+    noise[..., :, 32:] *= 3
+    placement = noise_placement(clean + noise, clean)
+    # flattest two fifths are the left half (std 0.01), the two with most contrast the right (0.03)
+    np.testing.assert_allclose(placement.by_contrast[:2], 0.01, rtol=0.05)
+    np.testing.assert_allclose(placement.by_contrast[3:], 0.03, rtol=0.05)
+
+    ramp = torch.linspace(0.05, 0.95, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64)
+    dark_noise = 0.02 * (1.0 - ramp) * torch.randn(1, 3, 64, 64, generator=g)
+    by_brightness = noise_placement(ramp + dark_noise, ramp).by_brightness
+    assert np.all(np.diff(by_brightness) < 0)  # darkest fifth noisiest
+    expected = [
+        0.02 * float((1.0 - ramp[0, 0, 0, i * 64 // 5 : (i + 1) * 64 // 5]).pow(2).mean().sqrt()) for i in range(5)
+    ]
+    np.testing.assert_allclose(by_brightness, expected, rtol=0.1)
+
+
+def test_placement_takes_the_noise_about_its_mean_and_checks_its_groups():
+    g = torch.Generator().manual_seed(1)
+    clean = torch.rand(1, 3, 40, 48, generator=g)
+    a = clean + 0.02 * torch.randn(1, 3, 40, 48, generator=g)
+    constant = clean + 0.05  # a constant offset: no noise about the image's mean
+    assert np.allclose(noise_placement(constant, clean).by_contrast, 0.0, atol=1e-6)
+    assert noise_placement(a, clean, groups=3).by_contrast.shape == (3,)
+    with pytest.raises(MetricInputError):
+        noise_placement(a, clean, groups=0)

@@ -33,8 +33,10 @@ from senmvae.metrics.kl import (
 )
 from senmvae.metrics.noise_stats import (
     NoiseLevelFunction,
+    NoisePlacement,
     NoisePowerSpectrum,
     noise_level_function,
+    noise_placement,
     noise_power_spectrum,
 )
 from senmvae.metrics.structure import (
@@ -104,6 +106,7 @@ __all__ = [
     "MetricInfo",
     "MetricInputError",
     "NoiseLevelFunction",
+    "NoisePlacement",
     "NoisePowerSpectrum",
     "NoiseStructure",
     "akld_danet",
@@ -121,6 +124,7 @@ __all__ = [
     "local_noise_variance",
     "lpips_alex",
     "noise_level_function",
+    "noise_placement",
     "noise_power_spectrum",
     "noise_structure",
     "psnr",

@@ -5,6 +5,8 @@
 * :func:`noise_level_function` -- noise standard deviation against clean intensity, per channel.
 * :func:`noise_power_spectrum` -- radially averaged 2-D power spectrum of the noise, normalised
   so that white noise of variance v is flat at v.
+* :func:`noise_placement` -- the noise std in each fifth of every image's pixels, ranked by the
+  clean image's local contrast (flat to edges) and by its brightness (dark to bright).
 
 Both accept sets of pairs of any sizes and accumulate over all of them; comparing the curves of
 synthetic and real noise shows where a model gets the level or the spatial correlation wrong.
@@ -16,11 +18,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from senmvae.metrics.images import ImageSet, MetricInputError, iter_image_groups
 from senmvae.noise_level import noise_level
 
-__all__ = ["noise_level", "noise_level_function", "noise_power_spectrum", "NoiseLevelFunction", "NoisePowerSpectrum"]
+__all__ = [
+    "noise_level",
+    "noise_level_function",
+    "noise_placement",
+    "noise_power_spectrum",
+    "NoiseLevelFunction",
+    "NoisePlacement",
+    "NoisePowerSpectrum",
+]
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 
@@ -126,3 +137,59 @@ def noise_power_spectrum(
     return NoisePowerSpectrum(
         frequency=(edges[:-1] + edges[1:]) / 2, power=power_mean.numpy(), counts=count.numpy().astype(np.int64)
     )
+
+
+CONTRAST_WINDOW = 7  # pixels: the local mean of the gradient magnitude that ranks a pixel's contrast
+
+
+@dataclass(frozen=True)
+class NoisePlacement:
+    """Where in the images the noise is: its std (on the [0, 1] scale, all channels) in each of
+    ``groups`` equal shares of every image's pixels, ranked by the clean image's local contrast
+    (``by_contrast``, flattest first) and by its brightness (``by_brightness``, darkest first)."""
+
+    by_contrast: np.ndarray
+    by_brightness: np.ndarray
+
+
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    return (image * torch.tensor(LUMA_WEIGHTS, dtype=image.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
+def _ranked_groups(values: torch.Tensor, groups: int) -> torch.Tensor:
+    """The share (0..groups-1) of each of ``values``' pixels by rank within its image."""
+    order = values.flatten().argsort(stable=True)
+    group = torch.empty_like(order)
+    group[order] = torch.arange(order.numel()) * groups // order.numel()
+    return group
+
+
+def noise_placement(noisy: ImageSet, clean: ImageSet, groups: int = 5) -> NoisePlacement:
+    """The noise std by share of pixels ranked within each image: by the clean luma's local
+    contrast (the gradient magnitude of forward differences, averaged over a 7x7 window) and by
+    the clean luma. The noise is taken about each image's per-channel mean; the shares depend on
+    the clean image alone, so real and synthetic noise of the same clean images are compared on
+    the same pixels."""
+    if groups < 1:
+        raise MetricInputError(f"groups must be at least 1, got {groups}")
+    sums = {key: torch.zeros(groups, dtype=torch.float64) for key in ("contrast", "brightness")}
+    counts = {key: torch.zeros(groups, dtype=torch.float64) for key in sums}
+    for noisy_image, clean_image in iter_image_groups(noisy, clean, names=("noisy", "clean")):
+        x = clean_image.cpu().double()
+        noise = noisy_image.cpu().double() - x
+        energy = (noise - noise.mean((2, 3), keepdim=True)).pow(2).sum(1)[0]  # (H, W), summed over channels
+        luma = _luma(x)
+        dy = F.pad(luma[..., 1:, :] - luma[..., :-1, :], (0, 0, 0, 1))
+        dx = F.pad(luma[..., :, 1:] - luma[..., :, :-1], (0, 1))
+        pad = CONTRAST_WINDOW // 2
+        contrast = F.avg_pool2d(
+            (dx.pow(2) + dy.pow(2)).sqrt(), CONTRAST_WINDOW, stride=1, padding=pad, count_include_pad=False
+        )
+        for key, ranking in (("contrast", contrast), ("brightness", luma)):
+            group = _ranked_groups(ranking[0, 0], groups)
+            sums[key] += torch.bincount(group, weights=energy.flatten(), minlength=groups)
+            counts[key] += 3 * torch.bincount(group, minlength=groups)
+    if counts["contrast"].sum() == 0:
+        raise MetricInputError("no image pairs to analyse")
+    std = {key: (sums[key] / counts[key].clamp_min(1)).sqrt().numpy() for key in sums}
+    return NoisePlacement(by_contrast=std["contrast"], by_brightness=std["brightness"])
