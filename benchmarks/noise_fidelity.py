@@ -132,6 +132,12 @@ def main() -> None:
         help="also each model's noise parts alone (zn; the pixel-noise head), at temperature 1",
     )
     parser.add_argument(
+        "--match-level",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale each model image's noise to exactly its level (default: as each model file says)",
+    )
+    parser.add_argument(
         "--placement",
         action="store_true",
         help="also the noise std by fifth of the pixels, ranked by the clean image's contrast and brightness",
@@ -178,7 +184,7 @@ def main() -> None:
     for model_name in args.models:
         for sampler in args.samplers:
             for parts in [NOISE_PARTS, *([(part,) for part in NOISE_PARTS] if args.components else [])]:
-                model = NoiseModel.load(model_name, sampler=sampler, parts=parts)
+                model = NoiseModel.load(model_name, sampler=sampler, parts=parts, match_level=args.match_level)
                 alone = "" if parts == NOISE_PARTS else f" {parts[0]} alone"
                 for temperature in args.temperatures if not alone else [1.0]:
                     name = f"{model_name} {sampler}{alone} T{temperature:g}"
