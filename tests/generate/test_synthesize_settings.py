@@ -58,7 +58,7 @@ def test_a_changed_setting_is_refused_by_name_and_the_folder_is_kept(made, capsy
     assert folder_state(out) == before
 
 
-def test_matching_the_level_is_a_setting_of_the_folder(made, capsys):
+def test_matching_the_level_is_a_setting_of_the_folder(made, capsys, tmp_path):
     model, clean, out = made
     before = folder_state(out)
     capsys.readouterr()
@@ -67,6 +67,9 @@ def test_matching_the_level_is_a_setting_of_the_folder(made, capsys):
     assert "match_level: False then, True now" in error and error.count(" then, ") == 1
     assert folder_state(out) == before
     assert synthesize(model, clean, out, "--no-match-level") == 0  # the model's default, said explicitly
+    assert "(matched exactly)" not in capsys.readouterr().out
+    assert synthesize(model, clean, tmp_path / "matched", "--match-level") == 0
+    assert "; level: fixed 0.02 (matched exactly);" in capsys.readouterr().out
 
 
 def test_a_model_file_rewritten_in_place_is_refused(made, capsys):

@@ -159,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
     manifest = result.manifest or "written by the last process to finish"
     print(
         f"{where}wrote {result.written} noisy images to {args.output} "
-        f"({result.skipped} were already there); sampler: {model.sampler}; level: {policy.describe()}; "
+        f"({result.skipped} were already there); sampler: {model.sampler}; level: {policy.describe()}"
+        f"{' (matched exactly)' if model.match_level else ''}; "
         f"manifest: {manifest}"
     )
     if result.unreadable:

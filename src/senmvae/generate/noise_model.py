@@ -371,7 +371,9 @@ class NoiseModel(NoiseSource):
             torch.backends.mkldnn.enabled = onednn
             torch.set_num_threads(threads)
 
-    def _pass(self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply, parts) -> torch.Tensor:
+    def _pass(
+        self, clean: torch.Tensor, level: torch.Tensor, temperature: float, supply, parts: tuple[str, ...]
+    ) -> torch.Tensor:
         if self.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
         return self.network.sample(
