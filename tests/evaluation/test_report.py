@@ -10,7 +10,7 @@ from PIL import Image
 
 from senmvae.evaluation.report import curve_figure, write_report
 from senmvae.evaluation.report_data import ReportData
-from senmvae.metrics import noise_level_function, noise_power_spectrum, psnr
+from senmvae.metrics import noise_level_function, noise_placement, noise_power_spectrum, psnr
 
 MODELS = ["senmvae", "awgn", "heteroscedastic"]
 REAL_STD = 0.03
@@ -72,6 +72,7 @@ def synthetic_data(valid: bool = True) -> ReportData:
         denoised=denoised,
         nlf={n: noise_level_function(v, clean, bins=8) for n, v in noisy.items()},
         nps={n: noise_power_spectrum(v, clean, bins=8) for n, v in noisy.items()},
+        placement={n: noise_placement(v, clean) for n, v in noisy.items()},
         noise_samples={n: (v - clean).ravel() for n, v in noisy.items()},
         curves=curves,
     )
@@ -226,13 +227,14 @@ def test_image_counts_per_section(full_report):
     k = len(data.crops["clean"])
     assert len(images_in(section(page, "crops"))) == k * (2 + 3) + k * (1 + 3)  # noisy grid + noise grid
     assert len(images_in(section(page, "nlf"))) == 1
+    assert len(images_in(section(page, "placement"))) == 1
     assert len(images_in(section(page, "noise"))) == 2  # histograms, spectra
     assert len(images_in(section(page, "curves"))) == 3
     assert len(images_in(section(page, "denoised"))) == k * (1 + 4 + 1)  # input, 3 models + real, clean
     assert len(images_in(section(page, "levels"))) == 1
-    assert page.count("<img") == 37
+    assert page.count("<img") == 38
     figures = [im for im in images_in(page) if im.width > 200]
-    assert len(figures) == 7 and all(850 <= im.width <= 950 for im in figures)
+    assert len(figures) == 8 and all(850 <= im.width <= 950 for im in figures)
 
 
 def test_crops_are_shown_at_their_own_pixels(full_report):
@@ -285,6 +287,7 @@ def test_missing_sections_become_notes(tmp_path):
     for anchor, note in [
         ("crops", "No image crops"),
         ("nlf", "No noise level functions"),
+        ("placement", "No noise placement"),
         ("noise", "No noise samples"),
         ("noise", "No noise power spectra"),
         ("curves", "No training curves"),

@@ -95,6 +95,7 @@ def write_report(path: Path, data: ReportData) -> Path:
         _crops_section(data),
         _level_section(data),
         _nlf_section(data),
+        _placement_section(data),
         _noise_distribution_section(data),
         _structure_section(data),
         _curves_section(data),
@@ -528,6 +529,35 @@ def _nlf_section(data: ReportData) -> Section:
     section.body = (
         '<p class="legend">Standard deviation of the noise (noisy − clean) per bin of clean intensity, per channel; '
         "real noise in thick black.</p>" + img_of_figure(fig, "noise level function per channel")
+    )
+    return section
+
+
+def _placement_section(data: ReportData) -> Section:
+    section = Section("placement", "Where the noise is", "")
+    names = _curve_names(data, data.placement)
+    if not names:
+        section.body = note_paragraph("No noise placement in this report.")
+        return section
+    colors = _colors(data)
+    fig = _figure_with_legend_room(names)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, key, xlabel in (
+        (axes[0], "by_contrast", "fifth of the pixels by clean contrast (flat → edges)"),
+        (axes[1], "by_brightness", "fifth of the pixels by clean brightness (dark → bright)"),
+    ):
+        for name in names:
+            values = getattr(data.placement[name], key) * 255.0
+            ax.plot(np.arange(1, len(values) + 1), values, label=name, **_line_style(name, colors))
+        ax.set_xlabel(xlabel)
+        ax.set_xticks(np.arange(1, len(values) + 1))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("noise std (8-bit)")
+    _figure_legend(fig, names)
+    section.body = (
+        '<p class="legend">Standard deviation of the noise (noisy − clean) in each fifth of every image\'s pixels, '
+        "ranked by the clean image's local contrast and by its brightness (docs/metrics.md, noise placement); "
+        "real noise in thick black.</p>" + img_of_figure(fig, "noise std by clean contrast and brightness")
     )
     return section
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from senmvae.metrics import NoiseLevelFunction, NoisePowerSpectrum, NoiseStructure
+from senmvae.metrics import NoiseLevelFunction, NoisePlacement, NoisePowerSpectrum, NoiseStructure
 
 
 @dataclass
@@ -21,7 +21,8 @@ class ReportData:
     model's pairs (plus ``"noisy_input"`` = the real noisy crops). ``nlf``/``nps`` hold the noise
     level function and power spectrum per name, ``"real"`` included; ``noise_samples`` a 1-D
     subsample of noise values (noisy - clean) per name for histograms; ``structure`` the noise's
-    autocorrelation, channel correlation and normalised ring spectrum per name. ``curves`` maps a run
+    autocorrelation, channel correlation and normalised ring spectrum per name; ``placement`` the
+    noise std by fifth of the pixels ranked by the clean image's contrast and brightness. ``curves`` maps a run
     name (``"senmvae"``, ``"senmvae_paired_only"``, ``"dncnn/<model>"``) to named series that
     share a ``"step"`` series, e.g. ``{"step": [...], "loss": [...], "kl_zn": [...]}``.
     ``model_order`` is the order in which models appear in tables and grids.
@@ -35,4 +36,5 @@ class ReportData:
     nps: dict[str, NoisePowerSpectrum] = field(default_factory=dict)
     noise_samples: dict[str, np.ndarray] = field(default_factory=dict)
     structure: dict[str, NoiseStructure] = field(default_factory=dict)
+    placement: dict[str, NoisePlacement] = field(default_factory=dict)
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)

@@ -744,6 +744,9 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path) -> dict:
         nlf={name: metrics.noise_level_function(images, eval_set.clean) for name, images in synthetic.items()},
         nps={name: metrics.noise_power_spectrum(images, eval_set.clean) for name, images in synthetic.items()},
         structure={name: metrics.noise_structure(images, eval_set.clean) for name, images in synthetic.items()},
+        placement={
+            name: metrics.noise_placement(images.clamp(0, 1), eval_set.clean) for name, images in synthetic.items()
+        },
         noise_samples={name: _noise_sample(images, eval_set.clean) for name, images in synthetic.items()},
         curves={name: training_curves(run_dir) for name, run_dir in runs.items()} | dncnn_curves,
     )
