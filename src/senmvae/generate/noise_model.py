@@ -29,6 +29,7 @@ from senmvae.generate.tiling import check_tiling, pad_to_multiple, tile_weights
 from senmvae.model.distributions import Generator, row_generators
 from senmvae.model.io import load_model, resolve_model_path, trained_level
 from senmvae.model.network import NOISE_PARTS, SeNMVAE
+from senmvae.noise_level import noise_level
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image
 LevelLike = LevelPolicy | str | float | Sequence[float] | torch.Tensor
@@ -170,12 +171,11 @@ def _cover(length: int, size: int) -> list[int]:
     return [i * (length - size) // max(count - 1, 1) for i in range(count)]
 
 
-def std_scale(noise: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """The factor (B,) that gives each image of ``noise`` (B, C, H, W) the std ``std`` (B,), over
-    every pixel and channel with ddof 1 as :func:`senmvae.noise_level.noise_level`; 1 for an
-    image without any noise."""
-    own = noise.flatten(1).std(1)
-    return torch.where(own > 0, std / own.clamp_min(torch.finfo(own.dtype).tiny), torch.ones_like(own))
+def level_scale(noisy: torch.Tensor, clean: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """The factor (B,) that brings each image's noise level (:func:`senmvae.noise_level.noise_level`)
+    to ``level`` (B,); 1 for an image without any noise."""
+    own = noise_level(noisy, clean)
+    return torch.where(own > 0, level / own.clamp_min(torch.finfo(own.dtype).tiny), torch.ones_like(own))
 
 
 def scaled(noise: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -390,7 +390,7 @@ class NoiseModel(NoiseSource):
                 # a part drawn alone (the component table) is scaled as the whole noise it belongs to is
                 whole = out if self.parts == NOISE_PARTS else self._noisy(x, levels, keys, temperature, mean_correction)
                 target = torch.tensor(levels, dtype=out.dtype, device=out.device) * temperature
-                out = x + scaled(out - x, std_scale(whole - x, target))
+                out = x + scaled(out - x, level_scale(whole, x, target))
         return out
 
     def _noisy(

@@ -85,6 +85,10 @@ def noise_level_function(noisy: ImageSet, clean: ImageSet, bins: int = 32, min_c
     )
 
 
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    return (image * torch.tensor(LUMA_WEIGHTS, dtype=image.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
 @dataclass(frozen=True)
 class NoisePowerSpectrum:
     """Radially averaged noise power spectrum.
@@ -115,11 +119,10 @@ def noise_power_spectrum(
     channels = 1 if luminance else 3
     power_sum = torch.zeros(channels, bins, dtype=torch.float64)
     count = torch.zeros(bins, dtype=torch.float64)
-    weights = torch.tensor(LUMA_WEIGHTS, dtype=torch.float64).view(1, 3, 1, 1)
     for noisy_image, clean_image in iter_image_groups(noisy, clean, names=("noisy", "clean")):
         noise = noisy_image.cpu().double() - clean_image.cpu().double()
         if luminance:
-            noise = (noise * weights).sum(dim=1, keepdim=True)
+            noise = _luma(noise)
         h, w = noise.shape[-2:]
         power = torch.fft.fft2(noise[0]).abs().pow(2) / (h * w)
         radius = torch.sqrt(
@@ -150,10 +153,6 @@ class NoisePlacement:
 
     by_contrast: np.ndarray
     by_brightness: np.ndarray
-
-
-def _luma(image: torch.Tensor) -> torch.Tensor:
-    return (image * torch.tensor(LUMA_WEIGHTS, dtype=image.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
 def _ranked_groups(values: torch.Tensor, groups: int) -> torch.Tensor:
