@@ -11,8 +11,14 @@ coloured by the colored heteroscedastic Gaussian's kernel fitted on the split's 
 correlation of the log local noise variance with the clean image's log local texture and with
 its intensity.
 
+With ``--per-image``, also each image's own noise level, lag-1 and cross-channel correlation,
+for the pairs a shipped model of the set learns from and for the held-out ones (both centre
+256x256), and each group's pooled figures: whether the held-out cameras' structure is the
+training scenes' (docs/training.md, "What the remaining bars ask").
+
     python benchmarks/noise_structure.py
     python benchmarks/noise_structure.py --data ../shared/data/renoir
+    python benchmarks/noise_structure.py --data ../shared/data/nam --per-image
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ import torch
 from torch.nn import functional as F
 
 from senmvae.baselines import ColoredHeteroscedasticGaussian
-from senmvae.evaluation.fidelity import benchmark_split, held_out_pairs
+from senmvae.evaluation.fidelity import EvalSet, benchmark_split, centre_crops, held_out_pairs, training_pairs
 from senmvae.metrics.images import quantize_8bit
 from senmvae.metrics.kl import akld_danet, akld_reverse, kl_noise_histogram, local_noise_variance
+from senmvae.metrics.structure import noise_structure
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
 
@@ -35,6 +42,7 @@ POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(POLYU))
+    parser.add_argument("--per-image", action="store_true", help="also each image's level, lag-1 and channels")
     args = parser.parse_args()
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs the PolyU pairs (see ../shared/data/README.md)")
@@ -76,6 +84,26 @@ def main() -> None:
         f"\ncorrelation of the log local noise variance with the clean image's log local texture: "
         f"{with_texture:.2f}; with its intensity: {with_intensity:.2f}"
     )
+    if args.per_image:
+        print("\n| pairs | image | level (8-bit) | lag-1 | channels |\n|---|---|---:|---:|---:|")
+        for group, group_pairs in (("training", centre_crops(training_pairs(args.data))), ("held out", pairs)):
+            per_image = [per_image_structure(group_pairs, i) for i in range(len(group_pairs.names))]
+            for name, (level, lag1, channels) in zip(group_pairs.names, per_image):
+                print(f"| {group} | {name} | {level:.2f} | {lag1:.2f} | {channels:.2f} |")
+            pooled = noise_structure(group_pairs.noisy, group_pairs.clean)
+            channels = [row[2] for row in per_image]
+            print(
+                f"| {group}, all {len(per_image)} | pooled (per-image mean, range) | "
+                f"{float(group_pairs.levels.mean()) * 255:.2f} | {pooled.lag1:.2f} | "
+                f"{pooled.channels:.2f} ({np.mean(channels):.2f}, {min(channels):.2f} to {max(channels):.2f}) |"
+            )
+
+
+def per_image_structure(pairs: EvalSet, index: int) -> tuple[float, float, float]:
+    """One image's noise level (8-bit), lag-1 autocorrelation and cross-channel correlation."""
+    rows = slice(index, index + 1)
+    structure = noise_structure(pairs.noisy[rows], pairs.clean[rows])
+    return float(pairs.levels[index]) * 255, structure.lag1, structure.channels
 
 
 if __name__ == "__main__":

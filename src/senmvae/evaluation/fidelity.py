@@ -86,7 +86,12 @@ def training_pairs(data: str | Path) -> list:
 
 def held_out_pairs(split: SemiSupervisedSet, crop: int = 256) -> EvalSet:
     """The validation pairs of ``split`` (see :func:`benchmark_split`), centre-cropped."""
-    pairs = sorted(split.validation, key=lambda p: p.name)
+    return centre_crops(split.validation, crop)
+
+
+def centre_crops(pairs: list, crop: int = 256) -> EvalSet:
+    """``pairs``, sorted by name, each centre-cropped to ``crop`` x ``crop``."""
+    pairs = sorted(pairs, key=lambda p: p.name)
     crops = [(centre_crop(p.clean.load(), crop, 16), centre_crop(p.noisy.load(), crop, 16)) for p in pairs]
     return EvalSet(
         [p.name for p in pairs], torch.stack([chw(c) for c, _ in crops]), torch.stack([chw(y) for _, y in crops])
