@@ -15,6 +15,10 @@ head's draw, each on the clean image (the component table of the README and the 
 ``--placement`` adds where the noise is: its std in each fifth of every image's pixels ranked by
 the clean image's local contrast (flat to edges) and by its brightness (dark to bright), for each
 whole model at temperature 1, the Gaussians and the real noise (``senmvae.metrics.noise_placement``).
+``--per-image`` adds each held-out image's histogram KL for the same rows: which images a set's
+mean comes from. ``--on training`` measures on the pairs a shipped model of the set learned from
+instead (the same centre crops): how much of a gap on the held-out scenes is fit and how much
+generalisation.
 
     python benchmarks/noise_fidelity.py polyu base runs/my_run/model.safetensors
     python benchmarks/noise_fidelity.py --data ../shared/data/renoir --json renoir.json
@@ -32,9 +36,16 @@ import torch
 
 from senmvae.atomic import write_text_atomic
 from senmvae.baselines import AWGN, ColoredHeteroscedasticGaussian, HeteroscedasticGaussian
-from senmvae.evaluation.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
+from senmvae.evaluation.fidelity import (
+    benchmark_split,
+    centre_crops,
+    fidelity,
+    held_out_pairs,
+    synthesize_at_true_levels,
+    training_pairs,
+)
 from senmvae.generate import NoiseModel
-from senmvae.metrics import NoisePlacement, noise_placement
+from senmvae.metrics import NoisePlacement, kl_noise_histogram, noise_placement
 from senmvae.model.network import NOISE_PARTS
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
@@ -108,6 +119,14 @@ def placement_table(placements: dict[str, dict[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+def per_image_table(names: list[str], values: dict[str, list[float]]) -> str:
+    """One row per noise, one column per held-out image (its name without the set's folder)."""
+    short = [name.rsplit("/", 1)[-1] for name in names]
+    lines = ["| noise | " + " | ".join(short) + " |", "|---|" + "---:|" * len(short)]
+    lines += [f"| {noise} | " + " | ".join(f"{v:.4f}" for v in row) + " |" for noise, row in values.items()]
+    return "\n".join(lines)
+
+
 def row(name: str, draws: list[dict[str, float]]) -> str:
     cells = []
     for column in COLUMNS:
@@ -142,15 +161,22 @@ def main() -> None:
         action="store_true",
         help="also the noise std by fifth of the pixels, ranked by the clean image's contrast and brightness",
     )
+    parser.add_argument("--per-image", action="store_true", help="also each image's histogram KL")
+    parser.add_argument(
+        "--on",
+        choices=("held-out", "training"),
+        default="held-out",
+        help="the pairs to measure on: the held-out scenes, or those a shipped model of the set learned from",
+    )
     args = parser.parse_args()
     if args.data != "default" and not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found: this script needs real pairs (see ../shared/data/README.md)")
     torch.set_grad_enabled(False)
     split = benchmark_split(args.data, args.paired)
-    pairs = held_out_pairs(split)
+    pairs = held_out_pairs(split) if args.on == "held-out" else centre_crops(training_pairs(args.data))
     fit_pairs = [(p.clean.load(), p.noisy.load()) for p in split.paired]
     print(
-        f"{args.data}: {len(pairs.names)} held-out pairs, {pairs.clean.shape[-1]}x{pairs.clean.shape[-2]}, "
+        f"{args.data}: {len(pairs.names)} {args.on} pairs, {pairs.clean.shape[-1]}x{pairs.clean.shape[-2]}, "
         f"real noise std {float(pairs.levels.mean()) * 255:.2f} (8-bit); Gaussians fitted on the "
         f"{len(fit_pairs)} paired images of the split\n"
     )
@@ -158,21 +184,26 @@ def main() -> None:
     print("|---|" + "---:|" * len(COLUMNS))
     rows: dict[str, list[dict[str, float]]] = {}
     placements: dict[str, dict[str, list[float]]] = {}
+    per_image_kl: dict[str, list[float]] = {}
 
     def report(name: str, draws: list[dict[str, float]]) -> None:
         rows[name] = draws
         print(row(name, draws), flush=True)
 
     def measure(name: str, source, seeds: int, temperature: float = 1.0, placed: bool = True) -> None:
-        draws, where = [], []
+        draws, where, kl = [], [], []
         for seed in range(seeds):
             synthetic = synthesize_at_true_levels(source, pairs, seed=seed, temperature=temperature)
             draws.append(fidelity(synthetic, pairs))
             if args.placement and placed:
                 where.append(noise_placement(synthetic.clamp(0.0, 1.0), pairs.clean))
+            if args.per_image and placed:
+                kl.append(kl_noise_histogram(synthetic, pairs.noisy, pairs.clean, convention="neca", reduction="none"))
         report(name, draws)
         if where:
             placements[name] = placement_means(where)
+        if kl:
+            per_image_kl[name] = [float(v) for v in np.mean(kl, axis=0)]
 
     baselines = {
         "awgn": AWGN.fit(fit_pairs),
@@ -201,11 +232,15 @@ def main() -> None:
             "mean over the draws):\n"
         )
         print(placement_table(placements))
+    if args.per_image:
+        print("\nHistogram KL of each image (mean over the draws):\n")
+        print(per_image_table(pairs.names, per_image_kl))
     if args.json:
         document = {
             "command": " ".join(["python", *sys.argv]),
             "data": str(args.data),
-            "held_out": pairs.names,
+            "measured_on": args.on,
+            "pairs": pairs.names,
             "size": list(pairs.clean.shape[-2:]),
             "fitted_on": [p.name for p in split.paired],
             # the colored Gaussian's 3x3x15x15 kernel is left out: rerun the fit to get it
@@ -215,6 +250,7 @@ def main() -> None:
             },
             "rows": rows,
             **({"placement": placements} if args.placement else {}),
+            **({"per_image_kl": per_image_kl} if args.per_image else {}),
         }
         write_text_atomic(args.json, json.dumps(document, indent=1) + "\n")
         print(f"\nwrote {args.json}")

@@ -49,3 +49,10 @@ def test_the_placement_table_gives_the_mean_over_draws_in_8_bit_units(fidelity_s
     lines = fidelity_script.placement_table({"a T1": means, "real": means}).splitlines()
     assert lines[2] == "| a T1 | 5.10 / 5.10 / 5.10 / 5.10 / 5.10 | 5.10 / 4.59 / 4.08 / 3.57 / 2.55 |"
     assert lines[3].startswith("| real |")
+
+
+def test_the_per_image_table_names_each_image_by_its_file(fidelity_script):
+    table = fidelity_script.per_image_table(["nam/nam_02", "nam/nam_06"], {"a T1": [0.01, 0.02546], "real": [0, 0]})
+    lines = table.splitlines()
+    assert lines[0] == "| noise | nam_02 | nam_06 |"
+    assert lines[2] == "| a T1 | 0.0100 | 0.0255 |" and lines[3] == "| real | 0.0000 | 0.0000 |"
