@@ -29,7 +29,8 @@ def test_run_folder_holds_config_logs_checkpoints_grids_and_model(tmp_path, pair
     cfg = tiny_config(pairs_dir, "schedule.steps=10", "logging.tensorboard=true", "logging.every=2")
     trainer = start_run(cfg, tmp_path / "run")
     run = tmp_path / "run"
-    assert TrainConfig.from_yaml(run / "config.yaml") == cfg
+    # the config as trained: an unset data.level resolved (from scratch: the crop's own level)
+    assert TrainConfig.from_yaml(run / "config.yaml") == cfg.merged({"data": {"level": "crop"}})
     records = read_metrics(run / "metrics.jsonl")
     assert [r["step"] for r in records if r["kind"] == "train"] == [2, 4, 6, 8, 10]
     [val] = [r for r in records if r["kind"] == "validation"]

@@ -23,3 +23,19 @@ def test_the_exported_model_says_which_level_it_was_conditioned_on(tmp_path, pai
         start_run(cfg, tmp_path / level)
         assert read_metadata(tmp_path / level / "model.safetensors")["level"] == level
         assert NoiseModel.load(tmp_path / level).match_level is (level == "image")
+
+
+def test_an_unset_level_follows_the_model_the_run_starts_from(tmp_path, pairs_dir):
+    start_run(tiny_config(pairs_dir, "schedule.steps=1", "checkpoint.every=100000"), tmp_path / "scratch")
+    assert read_metadata(tmp_path / "scratch" / "model.safetensors")["level"] == "crop"
+    image = tiny_config(pairs_dir, "schedule.steps=1", "checkpoint.every=100000", "data.level=image")
+    start_run(image, tmp_path / "image")
+    for init, expected in (("scratch", "crop"), ("image", "image")):
+        cfg = tiny_config(pairs_dir, "schedule.steps=1", "checkpoint.every=100000", f"init.weights={tmp_path / init}")
+        assert cfg.data.level is None
+        start_run(cfg, tmp_path / f"from-{init}")
+        assert read_metadata(tmp_path / f"from-{init}" / "model.safetensors")["level"] == expected
+        assert f"level: {expected}" in (tmp_path / f"from-{init}" / "config.yaml").read_text()
+    crop = tiny_config(pairs_dir, "schedule.steps=1", "checkpoint.every=100000", f"init.weights={tmp_path / 'image'}")
+    start_run(crop.with_overrides(["data.level=crop"]), tmp_path / "asked")
+    assert read_metadata(tmp_path / "asked" / "model.safetensors")["level"] == "crop"

@@ -33,11 +33,13 @@ class DataConfig(Config):
     # The noise level a paired sample is conditioned on: "crop", the std of the crop's own noise
     # (the authors' training), or "image", the std of its whole image's noise: the level that
     # `synthesize --level` and the benchmark give, so that the model learns how the noise varies
-    # with intensity across a whole image rather than within a crop of known std.
-    level: str = "crop"
+    # with intensity across a whole image rather than within a crop of known std. None: as
+    # init.weights was trained ("image" for the shipped models; "crop" from scratch, for official
+    # checkpoints and for files that do not say), resolved when the run starts.
+    level: str | None = None
 
     def __post_init__(self) -> None:
-        if self.level not in LEVEL_SOURCES:
+        if self.level is not None and self.level not in LEVEL_SOURCES:
             raise ConfigError(f"data.level must be one of {', '.join(LEVEL_SOURCES)}, got {self.level!r}")
         if self.crop < 1 or self.batch_size < 1 or self.workers < 0:
             raise ConfigError("data.crop and data.batch_size must be positive and data.workers >= 0")

@@ -34,7 +34,7 @@ from senmvae.data import MixedDomainDataset, SemiSupervisedSet, StepBatchSampler
 from senmvae.data.io import write_image
 from senmvae.device import resolve_device
 from senmvae.errors import UserError
-from senmvae.model.io import MODEL_FILE, load_model, resolve_model_path, save_model
+from senmvae.model.io import MODEL_FILE, load_model, resolve_model_path, save_model, trained_level
 from senmvae.model.network import SeNMVAE
 from senmvae.progress import progress_bar
 from senmvae.train.checkpoint import (
@@ -74,8 +74,12 @@ def initial_model(cfg: TrainConfig) -> tuple[TrainConfig, SeNMVAE | None]:
     head given the run's colouring kernel ``model.pixel_noise.kernel``), learns
     at ``optim.lr`` even when ``optim.pixel_noise_lr`` (or ``pixel_noise_colour_lr``) is 0, which keeps
     only a pretrained head. A coloured head given a larger kernel keeps its colouring, widened with
-    zero taps (:func:`~senmvae.model.pixel_noise.widen_colouring`)."""
-    model = load_model(resolve_model_path(cfg.init.weights), "cpu") if cfg.init.weights is not None else None
+    zero taps (:func:`~senmvae.model.pixel_noise.widen_colouring`). An unset ``data.level``
+    becomes the level the initial model was trained on (``crop`` without one)."""
+    path = resolve_model_path(cfg.init.weights) if cfg.init.weights is not None else None
+    model = load_model(path, "cpu") if path is not None else None
+    if cfg.data.level is None:
+        cfg = cfg.merged({"data": {"level": trained_level(path) if path is not None else "crop"}})
     fresh_head = model is None
     if model is not None:
         sizes = model.config
