@@ -10,12 +10,12 @@
 #      head (lr 3e-4, BASE_MORE_MINUTES). The first shipped base had one more run between these
 #      two, 750 steps under an earlier form of the head's loss that this code no longer has;
 #      this script goes straight to the final one;
-#   3. base (shipped): the first base continued on real camera-noise pairs, the training scenes of
+#   3. the first base continued on real camera-noise pairs, the training scenes of
 #      PolyU, RENOIR and Nam (scripts/real_pairs_manifest.py; the benchmark's held-out scenes are
 #      left out entirely), with the 110 Kodak24, McMaster and CBSD68 photos as clean-only images:
 #      the pixel-noise head gets its 7x7 colouring kernel (head lr 1e-3, no perceptual or GAN
 #      term), first REAL_MINUTES without, then REAL_MORE_MINUTES with the zn spectrum term;
-#   4. polyu, renoir and nam: base fine-tuned on the training scenes of that set alone (FT_MINUTES
+#   4. polyu, renoir and nam: step 3's base fine-tuned on the training scenes of that set alone (FT_MINUTES
 #      each), then continued with the colouring at its own, higher learning rate (2e-3;
 #      POLYU_MORE_MINUTES, RENOIR_MORE_MINUTES, NAM_MORE_MINUTES): at the head's 5e-4 the colouring
 #      had not finished moving from base's (one colouring for three cameras) to the set's own
@@ -27,7 +27,9 @@
 #      (data.level=image; std network at 1e-3): polyu IMAGE_POLYU_MINUTES, nam IMAGE_NAM_MINUTES,
 #      renoir twice IMAGE_RENOIR_MINUTES, so that the head learns where in an image the noise is
 #      stronger (edges, intensity); synthesis then matches the asked level exactly (docs/training.md);
-#   7. all exported as float16 safetensors into src/senmvae/pretrained/ (from step 6).
+#   7. base continued the same way on the real pairs of step 3 (BASE_IMAGE_MINUTES; the fine-tunes
+#      above start from step 3's base, not from this one);
+#   8. all exported as float16 safetensors into src/senmvae/pretrained/ (from steps 6 and 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:?usage: train_pretrained.sh WORKDIR}
@@ -44,6 +46,7 @@ POLYU_KERNEL=${POLYU_KERNEL:-11}
 IMAGE_POLYU_MINUTES=${IMAGE_POLYU_MINUTES:-25}
 IMAGE_NAM_MINUTES=${IMAGE_NAM_MINUTES:-20}
 IMAGE_RENOIR_MINUTES=${IMAGE_RENOIR_MINUTES:-25}
+BASE_IMAGE_MINUTES=${BASE_IMAGE_MINUTES:-40}
 SHARED=../shared/data
 PY=.venv/bin/python
 ADVERSARIAL=(--set objective.perceptual_weight=0.01 --set objective.gan_weight=0.1)
@@ -73,7 +76,6 @@ REAL=(--steps 100000 --set data.frequencies=[2,1,0] --set objective.perceptual_w
 .venv/bin/senmvae train --preset finetune --data "$WORK/real/manifest.json" --out "$WORK/base-final" "${REAL[@]}" \
     --set init.weights="$WORK/base-real" --set schedule.max_minutes="$REAL_MORE_MINUTES" --set optim.pixel_noise_lr=1e-3 \
     --set objective.zn_spectrum_weight=2e-3
-$PY scripts/export_pretrained.py "$WORK/base-final" base
 
 FT=("${REAL[@]}" --set optim.pixel_noise_lr=5e-4 --set objective.zn_spectrum_weight=2e-3 --set data.frequencies=[1,0,0])
 for name in polyu renoir nam; do
@@ -100,6 +102,10 @@ IMAGE=("${FT[@]}" --set optim.pixel_noise_colour_lr=2e-3 --set optim.pixel_noise
     --set init.weights="$WORK/renoir-more" --set schedule.max_minutes="$IMAGE_RENOIR_MINUTES"
 .venv/bin/senmvae train --preset finetune --data "$WORK/renoir/manifest.json" --out "$WORK/renoir-img2" "${IMAGE[@]}" \
     --set init.weights="$WORK/renoir-img" --set schedule.max_minutes="$IMAGE_RENOIR_MINUTES"
+.venv/bin/senmvae train --preset finetune --data "$WORK/real/manifest.json" --out "$WORK/base-img" "${REAL[@]}" \
+    --set init.weights="$WORK/base-final" --set schedule.max_minutes="$BASE_IMAGE_MINUTES" --set optim.pixel_noise_lr=1e-3 \
+    --set optim.pixel_noise_colour_lr=2e-3 --set objective.zn_spectrum_weight=2e-3 --set data.level=image
+$PY scripts/export_pretrained.py "$WORK/base-img" base
 for name in polyu nam renoir; do
     run="$WORK/$name-img"
     [ "$name" = renoir ] && run="$WORK/renoir-img2"
