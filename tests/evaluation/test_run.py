@@ -251,3 +251,24 @@ def test_lpips_joins_the_noise_metrics_when_its_weight_files_are_given(tmp_path)
     assert "fid_inception" not in same
     with pytest.raises(ConfigError, match="both"):
         BenchmarkConfig(lpips_backbone=str(backbone))
+
+
+@pytest.mark.parametrize("level", ["crop", "image"])
+def test_a_run_trained_on_whole_image_levels_is_sampled_at_the_exact_level(tmp_path, level):
+    """The benchmark's rows sample each run as synthesis would: matching the level when the
+    run's file says it was trained on whole-image levels."""
+    from types import SimpleNamespace
+
+    from senmvae.evaluation.run import build_rows
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_model(SeNMVAE(model_preset("tiny")), run / "model.safetensors", extra_metadata={"level": level})
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0.2, 0.8, (32, 32, 3)).astype(np.float32)
+    pair = (clean, (clean + rng.normal(0, 0.02, clean.shape)).astype(np.float32))
+    data = SimpleNamespace(dataset=SimpleNamespace(target=[]), paired_arrays=[pair], oracle_pairs=[pair])
+    cfg = BenchmarkConfig(train="unused", preset="tiny", baselines=())
+    rows = build_rows(cfg, {"senmvae": run}, data)
+    models = [rows.sources[name] for name in rows.senmvae]
+    assert models and all(model.match_level is (level == "image") for model in models)

@@ -411,7 +411,12 @@ def build_rows(cfg: BenchmarkConfig, runs: dict[str, Path], data: BenchmarkData)
         policy = ChoiceLevel(tuple(train_levels + target_levels), origin="paired std and predicted target std")
         for sampler in cfg.samplers:
             model = NoiseModel(
-                first.network, level=policy, temperature=cfg.temperature, device=cfg.device, sampler=sampler
+                first.network,
+                level=policy,
+                temperature=cfg.temperature,
+                device=cfg.device,
+                sampler=sampler,
+                match_level=first.match_level,
             )
             sources[sampler_row(run, sampler)] = model
             senmvae_rows.append(sampler_row(run, sampler))

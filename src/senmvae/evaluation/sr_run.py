@@ -247,7 +247,9 @@ def build_degradations(cfg: SRBenchmarkConfig, runs: dict[str, Path], data: SRDa
             "predicted_target_level_8bit": round(255 * float(np.mean(predicted)), 3),
         }
         for sampler in cfg.samplers:
-            model = NoiseModel(first.network, level=policy, device=cfg.device, sampler=sampler)
+            model = NoiseModel(
+                first.network, level=policy, device=cfg.device, sampler=sampler, match_level=first.match_level
+            )
             models[sampler_row(run, sampler)] = NoiseOnBicubic(model)
             senmvae_rows.append(sampler_row(run, sampler))
     paired = [(p.clean.load(), p.noisy.load()) for p in data.dataset.paired]  # (B(HR), real LR)
