@@ -23,7 +23,7 @@ def test_demo_fine_tunes_base_and_writes_the_report_and_examples(tmp_path, capsy
     assert "demo finished" in capsys.readouterr().out
 
 
-def test_demo_keeps_the_pretrained_pixel_noise_head_only_on_the_embedded_set():
+def test_demo_gives_the_colouring_its_own_rate_only_on_the_embedded_set():
     from senmvae.cli.demo import demo_config
     from senmvae.cli.main import get_args_parser
 
@@ -32,10 +32,10 @@ def test_demo_keeps_the_pretrained_pixel_noise_head_only_on_the_embedded_set():
 
     embedded = config()
     assert embedded.init == "base"
-    assert embedded.train_overrides == ("optim.pixel_noise_lr=0", "optim.pixel_noise_colour_lr=2e-3")
+    assert embedded.train_overrides == ("optim.pixel_noise_colour_lr=2e-3",)
     assert config("--data", "../somewhere").train_overrides == ()
-    mine = config("--set", "train_overrides=[optim.pixel_noise_lr=1e-4]").train_overrides
-    assert mine[-1] == "optim.pixel_noise_lr=1e-4"
+    mine = config("--set", "train_overrides=[optim.pixel_noise_lr=0]").train_overrides
+    assert mine[-1] == "optim.pixel_noise_lr=0"
 
 
 def test_demo_trains_its_denoisers_on_synthetic_pairs_only_unless_told_otherwise():
