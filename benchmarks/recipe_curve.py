@@ -27,13 +27,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from senmvae.data import MixedDomainDataset, StepBatchSampler, validate
+from senmvae.data import StepBatchSampler, validate
 from senmvae.evaluation.fidelity import benchmark_split, fidelity, held_out_pairs, synthesize_at_true_levels
 from senmvae.generate import NoiseModel
 from senmvae.metrics import psnr
 from senmvae.train import Trainer
 from senmvae.train.config import train_preset
-from senmvae.train.run import build_perceptual, initial_model, initialise
+from senmvae.train.run import build_perceptual, initial_model, initialise, training_domains
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
 # The authors' recipe on the cpu model: every lever of the fast recipe set back.
@@ -80,7 +80,7 @@ def evaluate(trainer: Trainer, pairs) -> dict[str, float]:
         decoded = torch.cat([network.reconstruct(pairs.clean[i : i + 4]) for i in range(0, len(pairs.names), 4)])
     row["content_psnr"] = float(psnr(decoded.clamp(0, 1), pairs.clean).mean())
     for sampler in ("content-exact", "paper"):
-        model = NoiseModel(network, sampler=sampler)
+        model = NoiseModel(network, sampler=sampler, match_level=trainer.cfg.data.level == "image")
         values = fidelity(synthesize_at_true_levels(model, pairs), pairs)
         row.update({f"{sampler}/{k}": v for k, v in values.items()})
     network.train()
@@ -95,7 +95,7 @@ def run_recipe(name: str, minutes: float, every: float, split, pairs, base: str 
     trainer = Trainer(cfg, "cpu", build_perceptual(cfg))
     initialise(trainer, dataset, init)
     loader = DataLoader(
-        MixedDomainDataset(dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed),
+        training_domains(cfg, dataset),
         batch_sampler=StepBatchSampler(cfg.data.batch_size, 0, 1, 0),
     )
     rows, trained = [], 0.0

@@ -39,3 +39,11 @@ def test_an_unset_level_follows_the_model_the_run_starts_from(tmp_path, pairs_di
     crop = tiny_config(pairs_dir, "schedule.steps=1", "checkpoint.every=100000", f"init.weights={tmp_path / 'image'}")
     start_run(crop.with_overrides(["data.level=crop"]), tmp_path / "asked")
     assert read_metadata(tmp_path / "asked" / "model.safetensors")["level"] == "crop"
+
+
+def test_the_training_crops_carry_the_level_the_config_names(pairs_dir):
+    from senmvae.train.run import load_training_set, training_domains
+
+    for level in ("crop", "image"):
+        cfg = tiny_config(pairs_dir, f"data.level={level}")
+        assert training_domains(cfg, load_training_set(cfg, progress=False)).image_levels is (level == "image")

@@ -158,6 +158,14 @@ def load_training_set(cfg: TrainConfig, progress: bool = True) -> SemiSupervised
     return validate(dataset, cfg.data.crop, progress=progress).dataset
 
 
+def training_domains(cfg: TrainConfig, dataset: SemiSupervisedSet) -> MixedDomainDataset:
+    """The crops a run trains on: ``dataset``'s domains mixed by ``data.frequencies``, each paired
+    crop conditioned on the level ``data.level`` names."""
+    return MixedDomainDataset(
+        dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed, image_levels=cfg.data.level == "image"
+    )
+
+
 def mean_intensity(dataset: SemiSupervisedSet, limit: int = 64) -> torch.Tensor:
     """Per-channel mean of (up to ``limit``) clean training images, noisy ones where there are none."""
     refs = [pair.clean for pair in dataset.paired] + list(dataset.source)
@@ -224,9 +232,7 @@ def _train(
                 f"changed with --set? ({str(err).splitlines()[0]})"
             ) from None
     loader = DataLoader(
-        MixedDomainDataset(
-            dataset, cfg.data.crop, cfg.data.frequencies, cfg.seed, image_levels=cfg.data.level == "image"
-        ),
+        training_domains(cfg, dataset),
         batch_sampler=StepBatchSampler(cfg.data.batch_size, process.rank, process.world_size, trainer.step),
         num_workers=cfg.data.workers,
         pin_memory=device.type == "cuda",
