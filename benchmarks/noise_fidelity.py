@@ -190,14 +190,15 @@ def main() -> None:
         rows[name] = draws
         print(row(name, draws), flush=True)
 
-    def measure(name: str, source, seeds: int, temperature: float = 1.0, placed: bool = True) -> None:
+    def measure(name: str, source, seeds: int, temperature: float = 1.0, whole_noise: bool = True) -> None:
+        # whole_noise: a whole noise at temperature 1, which also gets the --placement and --per-image figures
         draws, where, kl = [], [], []
         for seed in range(seeds):
             synthetic = synthesize_at_true_levels(source, pairs, seed=seed, temperature=temperature)
             draws.append(fidelity(synthetic, pairs))
-            if args.placement and placed:
+            if args.placement and whole_noise:
                 where.append(noise_placement(synthetic.clamp(0.0, 1.0), pairs.clean))
-            if args.per_image and placed:
+            if args.per_image and whole_noise:
                 kl.append(kl_noise_histogram(synthetic, pairs.noisy, pairs.clean, convention="neca", reduction="none"))
         report(name, draws)
         if where:

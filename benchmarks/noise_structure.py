@@ -35,6 +35,7 @@ from senmvae.evaluation.fidelity import EvalSet, benchmark_split, centre_crops, 
 from senmvae.metrics.images import quantize_8bit
 from senmvae.metrics.kl import akld_danet, akld_reverse, kl_noise_histogram, local_noise_variance
 from senmvae.metrics.structure import noise_structure
+from senmvae.noise_level import noise_level
 
 POLYU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyu"
 
@@ -101,9 +102,9 @@ def main() -> None:
 
 def per_image_structure(pairs: EvalSet, index: int) -> tuple[float, float, float]:
     """One image's noise level (8-bit), lag-1 autocorrelation and cross-channel correlation."""
-    rows = slice(index, index + 1)
-    structure = noise_structure(pairs.noisy[rows], pairs.clean[rows])
-    return float(pairs.levels[index]) * 255, structure.lag1, structure.channels
+    noisy, clean = pairs.noisy[index : index + 1], pairs.clean[index : index + 1]
+    structure = noise_structure(noisy, clean)
+    return float(noise_level(noisy, clean)[0]) * 255, structure.lag1, structure.channels
 
 
 if __name__ == "__main__":
